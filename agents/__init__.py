@@ -1,0 +1,1 @@
+"""Thin Faust agents over pure functions: dedup, normalization, parcel state, notifications."""

@@ -1,0 +1,75 @@
+"""Which state changes a shopper hears about, and the message each one carries.
+
+Only a change of (status, reason) can notify, so repeated in-transit scans, duplicates and
+late scans that do not move the parcel emit nothing. The notification id is derived from the
+change itself, so a replay produces the same id and senders can drop repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from agents.state import ParcelState
+from agents.taxonomy import Status
+
+KIND_BY_STATUS: dict[str, str] = {
+    Status.PICKED_UP.value: "shipped",
+    Status.OUT_FOR_DELIVERY.value: "out_for_delivery",
+    Status.AVAILABLE_FOR_PICKUP.value: "available_for_pickup",
+    Status.FAILED_ATTEMPT.value: "failed_attempt",
+    Status.DELIVERED.value: "delivered",
+    Status.EXCEPTION.value: "exception",
+    Status.RETURN_TO_SENDER.value: "return_to_sender",
+    Status.RETURNED.value: "returned",
+}
+
+_TEMPLATES: dict[str, str] = {
+    "shipped": "Your parcel {tn} is on its way with {carrier}.",
+    "out_for_delivery": "Your parcel {tn} is out for delivery{place}.",
+    "available_for_pickup": "Your parcel {tn} is ready for pickup{place}.",
+    "failed_attempt": "{carrier} could not deliver your parcel {tn}{why}; they will try again.",
+    "delivered": "Your parcel {tn} was delivered{place}.",
+    "exception": "There is a problem with your parcel {tn}{why}; we are on it.",
+    "return_to_sender": "Your parcel {tn} is being returned to the sender{why}.",
+    "returned": "Your parcel {tn} was returned to the sender.",
+}
+
+
+def notification_id(tracking_number: str, kind: str, status_event_id: str) -> str:
+    key = f"{tracking_number}\x1f{kind}\x1f{status_event_id}"
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def notifications_for(
+    before: tuple[str, str], state: ParcelState, now_ms: int
+) -> list[dict[str, Any]]:
+    """Notification records (Avro dicts) for a parcel whose state went from `before`."""
+    if (state.status, state.reason) == before or state.status_at_ms is None:
+        return []
+    kind = KIND_BY_STATUS.get(state.status)
+    if kind is None:
+        return []
+    place = f" in {state.city}" if state.city else ""
+    why = f" ({state.reason.replace('_', ' ')})" if state.reason else ""
+    message = _TEMPLATES[kind].format(
+        tn=state.tracking_number, carrier=state.carrier, place=place, why=why
+    )
+    return [
+        {
+            "notification_id": notification_id(state.tracking_number, kind, state.status_event_id),
+            "kind": kind,
+            "tracking_number": state.tracking_number,
+            "order_id": state.order_id,
+            "carrier": state.carrier,
+            "status": state.status,
+            "reason": state.reason,
+            "occurred_at": state.status_at_ms,
+            "created_at": now_ms,
+            "customer_ref": state.customer_ref,
+            "customer_segment": state.customer_segment,
+            "service_level": state.service_level,
+            "location": {"city": state.city, "region": "", "postal_code": "", "country": state.country},
+            "message": message,
+        }
+    ]

@@ -1,0 +1,83 @@
+"""The one contract every carrier parser follows.
+
+A parser takes the carrier's bytes and a context and returns `CarrierScan`s (and problems it
+could work around). A payload that cannot be read raises `ParseError` with a reason; nothing
+else may escape a parser, so callers can dead-letter bad input without guessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+class ConnectorError(Exception):
+    """Root of everything the connectors package raises."""
+
+
+class ParseError(ConnectorError):
+    """The payload cannot be read; `reason` says why in words a carrier integrator understands."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownCarrier(ConnectorError):
+    """No connector is registered under that name."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What the ingest side knows about a payload besides its bytes."""
+
+    carrier: str
+    received_at_ms: int
+    source: str = "webhook"
+
+
+@dataclass(slots=True)
+class CarrierScan:
+    """One scan as the carrier reported it, with its time already converted to UTC.
+
+    `code` stays the carrier's own code: mapping it to the canonical taxonomy is the normalize
+    step's job, so that a mapping fix never needs a parser change.
+    """
+
+    event_id: str
+    carrier: str
+    tracking_number: str
+    code: str
+    description: str
+    occurred_at_ms: int
+    zone_assumed: bool = False
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+
+@dataclass(slots=True)
+class ParseResult:
+    scans: list[CarrierScan] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def scan_event_id(
+    carrier: str, tracking_number: str, code: str, occurred_at_ms: int, location: str = ""
+) -> str:
+    """A deterministic id for a scan, so a re-sent or re-polled scan deduplicates to one event.
+
+    Built from what identifies a scan physically (who, which parcel, what, when, where), not
+    from arrival metadata, which differs on every redelivery.
+    """
+    key = f"{carrier}\x1f{tracking_number}\x1f{code}\x1f{occurred_at_ms}\x1f{location}"
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    """UTC epoch milliseconds of an aware datetime (naive values must be resolved before)."""
+    if moment.tzinfo is None:
+        raise ParseError(f"timestamp {moment.isoformat()} has no zone and none was assumed")
+    return int(moment.astimezone(UTC).timestamp() * 1000)

@@ -1,0 +1,107 @@
+"""The parcelstream generic JSON webhook: the format small carriers and aggregators post to us.
+
+    {"carrier": "acme-express",
+     "events": [{"tracking_number": "1Z...", "code": "DL", "description": "Delivered",
+                 "occurred_at": "2026-11-20T14:03:00+01:00",
+                 "location": {"city": "Berlin", "postal_code": "10115", "country": "DE"}}]}
+
+A single event object (without the "events" list) is accepted too. Time rule: ISO 8601 with an
+offset is exact; a timestamp without one is taken as UTC and flagged `zone_assumed`; a date
+alone is taken as noon UTC (the middle of the day errs least either way) and flagged too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import (
+    CarrierScan,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    scan_event_id,
+    to_epoch_ms,
+)
+
+MAPPING = "generic"
+
+
+def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ParseError("expected a JSON object at the top level")
+    carrier = document.get("carrier") or ctx.carrier
+    if not isinstance(carrier, str) or not carrier:
+        raise ParseError("no carrier named in the payload or the request")
+    events = document.get("events", [document] if "tracking_number" in document else None)
+    if not isinstance(events, list):
+        raise ParseError('expected an "events" list or a single event object')
+
+    result = ParseResult()
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise ParseError(f"events[{index}] is not an object")
+        result.scans.append(_scan(carrier, event, index))
+    if not result.scans:
+        result.problems.append("payload holds no events")
+    return result
+
+
+def _text(event: dict[str, Any], key: str, index: int, required: bool = False) -> str:
+    value = event.get(key)
+    if value is None:
+        if required:
+            raise ParseError(f"events[{index}].{key} is missing")
+        return ""
+    if not isinstance(value, str | int):
+        raise ParseError(f"events[{index}].{key} must be a string")
+    text = str(value).strip()
+    if required and not text:
+        raise ParseError(f"events[{index}].{key} is empty")
+    return text
+
+
+def _occurred_at(raw: str, index: int) -> tuple[int, bool]:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ParseError(f"events[{index}].occurred_at {raw!r} is not ISO 8601") from None
+    if len(raw) == 10:  # date only
+        return to_epoch_ms(moment.replace(hour=12, tzinfo=UTC)), True
+    if moment.tzinfo is None:
+        return to_epoch_ms(moment.replace(tzinfo=UTC)), True
+    return to_epoch_ms(moment), False
+
+
+def _scan(carrier: str, event: dict[str, Any], index: int) -> CarrierScan:
+    tracking_number = _text(event, "tracking_number", index, required=True)
+    code = _text(event, "code", index, required=True)
+    occurred_at_ms, zone_assumed = _occurred_at(
+        _text(event, "occurred_at", index, required=True), index
+    )
+    location = event.get("location") or {}
+    if not isinstance(location, dict):
+        raise ParseError(f"events[{index}].location must be an object")
+    city = _text(location, "city", index)
+    postal_code = _text(location, "postal_code", index).upper()
+    country = _text(location, "country", index).upper()
+    return CarrierScan(
+        event_id=scan_event_id(
+            carrier, tracking_number, code, occurred_at_ms, f"{postal_code}|{city}|{country}"
+        ),
+        carrier=carrier,
+        tracking_number=tracking_number,
+        code=code,
+        description=_text(event, "description", index),
+        occurred_at_ms=occurred_at_ms,
+        zone_assumed=zone_assumed,
+        city=city,
+        region=_text(location, "region", index),
+        postal_code=postal_code,
+        country=country,
+    )

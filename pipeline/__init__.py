@@ -1,0 +1,1 @@
+"""App wiring: settings, topics, codecs, the Faust app, sinks, the simulator and the CLI."""

@@ -1,0 +1,123 @@
+"""The Faust app: `faust -A pipeline.app worker -l info` or `parcelstream worker`.
+
+Faust does what it is good at here: the app, topic subscriptions, partition assignment
+(events and shipments are co-partitioned, so one worker owns a parcel), offset commits,
+rebalancing, the CLI and web views. The per-message work is done per batch by
+`pipeline.runtime.Pipeline` in a worker thread, because Faust's own per-message and per-table-
+write costs cap throughput far below what a tracking backbone needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from pipeline.runtime import InputMessage, Pipeline
+from pipeline.settings import get_settings
+from pipeline.sinks.engines import open_engine
+from pipeline.sinks.migrations import migrate
+from pipeline.topics import EVENTS, RAW, SHIPMENTS, ensure_topics
+
+log = logging.getLogger(__name__)
+settings = get_settings()
+
+
+class ParcelstreamApp(faust.App):
+    """Creates topics and ClickHouse tables before the consumer subscribes."""
+
+    pipeline: Pipeline | None = None
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, ensure_topics, settings)
+        url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
+        engine = await loop.run_in_executor(
+            None, open_engine, url, settings.chdb_dir, settings.clickhouse_database
+        )
+        applied = await loop.run_in_executor(None, migrate, engine)
+        log.info("clickhouse (%s) ready; migrations applied: %s", engine.name, applied or "none")
+        self.pipeline = Pipeline(settings, engine)
+
+
+app = ParcelstreamApp(
+    settings.app_id,
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    store="memory://",
+    value_serializer="raw",
+    key_serializer="raw",
+    topic_partitions=settings.partitions,
+    topic_allow_declare=False,  # ensure_topics() owns creation, with the right configs
+    consumer_auto_offset_reset="earliest",
+    web_port=settings.web_port,
+    web_host="127.0.0.1",
+    datadir=str(settings.state_dir / "faust"),
+)
+
+raw_topic = app.topic(settings.topic(RAW.suffix), value_serializer="raw", key_serializer="raw")
+# Scans and shipment registrations share a subscription so Faust assigns partition p of both
+# to the same worker: the parcel's state sees both.
+keyed_topics = app.topic(
+    settings.topic(EVENTS.suffix),
+    settings.topic(SHIPMENTS.suffix),
+    value_serializer="raw",
+    key_serializer="raw",
+)
+
+# One thread per step keeps each step's batches in order while the event loop keeps fetching.
+_parse_thread = ThreadPoolExecutor(1, thread_name_prefix="parse")
+_track_thread = ThreadPoolExecutor(1, thread_name_prefix="track")
+
+
+def _inputs(events: Any) -> list[InputMessage]:
+    return [
+        InputMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)
+        for e in events
+    ]
+
+
+def _pipeline() -> Pipeline:
+    if app.pipeline is None:
+        raise RuntimeError("pipeline used before the app started")
+    return app.pipeline
+
+
+@app.agent(raw_topic)
+async def parse_raw(stream: faust.StreamT) -> None:
+    """Raw carrier payloads -> normalized events, batched per events-topic partition."""
+    loop = asyncio.get_running_loop()
+    async for events in stream.take_events(settings.batch_max, settings.batch_within):
+        await loop.run_in_executor(_parse_thread, _pipeline().parse_step, _inputs(events))
+
+
+@app.agent(keyed_topics)
+async def track_parcels(stream: faust.StreamT) -> None:
+    """Normalized events + shipments -> parcel state, notifications, ClickHouse rows."""
+    loop = asyncio.get_running_loop()
+    async for events in stream.take_events(settings.batch_max, settings.batch_within):
+        await loop.run_in_executor(_track_thread, _pipeline().track_step, _inputs(events))
+
+
+@app.on_partitions_revoked.connect
+async def _forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    """A revoked partition's state may change elsewhere; reload it from the changelog if it
+    comes back rather than trusting a stale copy."""
+    if app.pipeline is not None:
+        events_topic = settings.topic(EVENTS.suffix)
+        app.pipeline.store.drop(tp.partition for tp in revoked if tp.topic == events_topic)
+
+
+@app.page("/metrics")
+async def prometheus_metrics(web: Any, request: Any) -> Any:
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.page("/parcelstream/state")
+async def store_status(web: Any, request: Any) -> Any:
+    loaded = app.pipeline.store.loaded_partitions() if app.pipeline else []
+    return web.json({"loaded_partitions": loaded})

@@ -1,0 +1,65 @@
+"""`make demo`: a fresh run (own topics, group and database), the worker, the simulated feed,
+wait for the drain, then the report from ClickHouse checked against what was sent."""
+
+from __future__ import annotations
+
+import time
+
+from pipeline.codec import AvroCodec
+from pipeline.drain import wait_drained
+from pipeline.ingest import Publisher
+from pipeline.report import build_report, check_against, render
+from pipeline.settings import get_settings
+from pipeline.simulator import publish, simulate
+from pipeline.sinks.engines import open_engine
+from pipeline.topics import ensure_topics
+from pipeline.workers import WorkerProcess, free_port
+
+
+def run_demo(parcels: int, seed: int, timeout: float) -> int:
+    base = get_settings()
+    run_id = f"demo{int(time.time())}"
+    settings = base.model_copy(
+        update={
+            "topic_prefix": f"{base.topic_prefix}-{run_id}",
+            "app_id": f"{base.app_id}-{run_id}",
+            "clickhouse_database": f"{base.clickhouse_database}_{run_id}",
+            "web_port": free_port(),
+        }
+    )
+    run_dir = settings.state_dir / "runs" / run_id
+    print(f"demo run {run_id}: topics {settings.topic_prefix}.*, logs in {run_dir}")
+    ensure_topics(settings)
+    simulation = simulate(parcels, seed)
+    (run_dir).mkdir(parents=True, exist_ok=True)
+    (run_dir / "manifest.json").write_text(simulation.manifest.to_json())
+
+    worker = WorkerProcess(settings, run_dir / "worker.log")
+    print("starting worker ...")
+    worker.start()
+    try:
+        print(
+            f"publishing {simulation.manifest.payloads:,} carrier payloads "
+            f"({simulation.manifest.unique_events:,} unique scans, "
+            f"{simulation.manifest.duplicate_deliveries:,} re-sent) for "
+            f"{simulation.manifest.parcels:,} parcels ..."
+        )
+        started = time.monotonic()
+        publish(simulation, Publisher(settings, AvroCodec(settings.schema_registry_url)))
+        wait_drained(settings, timeout=timeout, alive=worker.alive)
+        elapsed = time.monotonic() - started
+    finally:
+        worker.stop()
+
+    url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
+    engine = open_engine(url, settings.chdb_dir, settings.clickhouse_database)
+    report = build_report(engine)
+    engine.close()
+    check_against(report, simulation.manifest)
+    delivered = simulation.manifest.unique_events + simulation.manifest.duplicate_deliveries
+    throughput = (
+        f"throughput               {delivered / elapsed:>10,.0f} scans/s end to end "
+        f"({delivered:,} scans incl. re-sent, {elapsed:.1f}s publish-to-drained)"
+    )
+    print(render(report, throughput))
+    return 0 if report.ok else 1

@@ -1,0 +1,28 @@
+"""Prometheus metrics, served by the worker's web server at /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+MESSAGES = Counter("parcelstream_messages_total", "Input messages processed", ["step"])
+EVENTS = Counter("parcelstream_events_total", "Scan events processed", ["step"])
+DUPLICATES = Counter("parcelstream_duplicate_events_total", "Scan events dropped as duplicates")
+NOTIFICATIONS = Counter("parcelstream_notifications_total", "Notifications produced")
+DEAD_LETTERS = Counter("parcelstream_dead_letters_total", "Messages dead-lettered", ["stage"])
+BATCH_SECONDS = Histogram(
+    "parcelstream_batch_seconds",
+    "Time to process and flush one input batch",
+    ["step"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def observe_step(step: str, stats: Any) -> None:
+    MESSAGES.labels(step).inc(stats.messages)
+    EVENTS.labels(step).inc(stats.events)
+    BATCH_SECONDS.labels(step).observe(stats.seconds)
+    if step == "track":
+        DUPLICATES.inc(stats.duplicates)
+        NOTIFICATIONS.inc(stats.notifications)

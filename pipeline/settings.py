@@ -1,0 +1,58 @@
+"""The one settings object: every knob is a `PARCELSTREAM_*` environment variable.
+
+Built once (`get_settings()`) and passed down; nothing deeper reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARCELSTREAM_", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Bootstrap servers, host:port,...")
+    app_id: str = Field("parcelstream", description="Faust app id = consumer group prefix.")
+    topic_prefix: str = Field("parcelstream", description="Prefix of every topic name.")
+    partitions: int = Field(4, ge=1, description="Partitions of the keyed topics.")
+    replication_factor: int = Field(1, ge=1)
+    schema_registry_url: str | None = Field(
+        None, description="Confluent Schema Registry; unset = ids from schemas/registry.json."
+    )
+
+    # Batching: Faust's per-message cost is paid once per batch of raw messages.
+    batch_max: int = Field(1000, ge=1, description="Most messages an agent takes at once.")
+    batch_within: float = Field(0.5, gt=0, description="Seconds an agent waits to fill a batch.")
+
+    # ClickHouse
+    state_dir: Path = Field(REPO_ROOT / ".state", description="Local data: chDB, Kafka, reports.")
+    clickhouse_url: SecretStr | None = Field(
+        None,
+        description="clickhouse://user:password@host:9000/db for a server; unset = embedded chDB.",
+    )
+    chdb_path: Path | None = Field(None, description="chDB data dir; default <state_dir>/chdb.")
+    clickhouse_database: str = Field("parcelstream", description="Database used with chDB.")
+
+    # Worker
+    web_port: int = Field(6066, description="Faust web views (stats, /metrics).")
+    worker_log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def chdb_dir(self) -> Path:
+        return self.chdb_path or self.state_dir / "chdb"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,232 @@
+"""A realistic multi-carrier feed: shipments registered by merchants, parcels living through
+their lifecycles, and carriers that deliver scans late, out of order, twice, and sometimes
+broken.
+
+Generation is pure and seeded (`simulate`); `publish` sends the result through the same
+ingest path as real carriers. The returned `Manifest` is the ground truth the demo report is
+checked against: every unique scan must land once, each parcel must end in the status its
+lifecycle ends in, and each malformed payload must be dead-lettered.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from pipeline.ingest import Publisher, raw_envelope
+
+CARRIERS = ("acme-express", "northwind-post", "bluebird-parcel", "orbit-logistics")
+SERVICE_LEVELS = (("standard", 0.6), ("expedited", 0.25), ("economy", 0.15))
+SEGMENTS = (("standard", 0.75), ("vip", 0.1), ("business", 0.15))
+REGIONS = (
+    ("US", "CA", "Los Angeles", "90012", -8), ("US", "NY", "New York", "10001", -5),
+    ("US", "TX", "Dallas", "75201", -6), ("US", "IL", "Chicago", "60601", -6),
+    ("DE", "BE", "Berlin", "10115", 1), ("DE", "BY", "Munich", "80331", 1),
+    ("NL", "NH", "Amsterdam", "1012", 1), ("GB", "ENG", "London", "EC1A", 0),
+    ("FR", "IDF", "Paris", "75001", 1), ("CA", "ON", "Toronto", "M5H", -5),
+)  # fmt: skip
+HUBS = ("Memphis", "Louisville", "Leipzig", "Cologne", "Eindhoven", "Indianapolis", "Liege")
+
+# Lifecycle endings: (weight, scan codes after pickup + hubs, final canonical status)
+ENDINGS: tuple[tuple[float, tuple[str, ...], str], ...] = (
+    (0.70, ("AD", "OD", "DL"), "delivered"),
+    (0.07, ("AD", "OD", "FA", "OD", "DL"), "delivered"),
+    (0.04, ("AD", "OD", "FA", "OD", "FA", "PK"), "available_for_pickup"),
+    (0.04, ("DY", "AD", "OD", "DL"), "delivered"),
+    (0.03, ("CH", "CC", "AD", "OD", "DL"), "delivered"),
+    (0.02, ("DM",), "exception"),
+    (0.02, ("LS",), "exception"),
+    (0.03, ("AD", "OD", "RF", "RS", "RT"), "returned"),
+    (0.05, ("AD",), "in_transit"),  # still travelling when the feed ends
+)
+
+
+def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
+    return rng.choices([v for v, _ in weighted], [w for _, w in weighted])[0]
+
+
+@dataclass
+class Manifest:
+    """What the simulator sent; the demo report must reproduce these counts."""
+
+    parcels: int = 0
+    orders: int = 0
+    returns: int = 0
+    unique_events: int = 0
+    duplicate_deliveries: int = 0
+    unknown_code_events: int = 0
+    payloads: int = 0
+    malformed_payloads: int = 0
+    final_status: dict[str, int] = field(default_factory=dict)
+    by_carrier: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        return cls(**json.loads(text))
+
+
+@dataclass
+class Simulation:
+    shipments: list[dict[str, Any]]
+    payloads: list[tuple[str, bytes]]  # (carrier, generic JSON webhook body)
+    manifest: Manifest
+
+
+@dataclass(slots=True)
+class _Scan:
+    carrier: str
+    tracking_number: str
+    code: str
+    at: datetime
+    city: str
+    country: str
+    postal_code: str
+    utc_offset_hours: int
+    zone_given: bool
+
+    def to_json(self) -> dict[str, Any]:
+        local = self.at.astimezone(timezone(timedelta(hours=self.utc_offset_hours)))
+        stamp = (
+            local.isoformat(timespec="seconds")
+            if self.zone_given
+            else self.at.replace(tzinfo=None).isoformat(timespec="seconds")
+        )
+        return {
+            "tracking_number": self.tracking_number,
+            "code": self.code,
+            "description": f"scan {self.code}",
+            "occurred_at": stamp,
+            "location": {"city": self.city, "postal_code": self.postal_code,
+                         "country": self.country},
+        }  # fmt: skip
+
+
+def _lifecycle(rng: random.Random, carrier: str, tn: str, start: datetime,
+               origin: tuple[Any, ...], dest: tuple[Any, ...]) -> tuple[list[_Scan], str]:  # fmt: skip
+    weights = [w for w, _, _ in ENDINGS]
+    _, tail, final = rng.choices(ENDINGS, weights)[0]
+    zone_given = rng.random() > 0.1  # one in ten carriers' scans come without a zone
+    scans: list[_Scan] = []
+    at = start
+
+    def scan(code: str, place: tuple[Any, ...] | str, hours: float) -> None:
+        nonlocal at
+        at = at + timedelta(hours=hours * rng.uniform(0.6, 1.6))
+        if isinstance(place, str):
+            city, country, postal, offset = place, "", "", 0
+        else:
+            country, _, city, postal, offset = place
+        scans.append(_Scan(carrier, tn, code, at, city, country, postal, offset, zone_given))
+
+    scan("CR", origin, 0)
+    scan("PU", origin, rng.uniform(2, 30))
+    for _ in range(rng.randint(1, 4)):
+        scan("AF", rng.choice(HUBS), rng.uniform(4, 20))
+        scan("DF", scans[-1].city, rng.uniform(1, 6))
+    if rng.random() < 0.03:
+        scan("ZZ9", rng.choice(HUBS), 2)  # a code no mapping knows: must surface as unknown
+    for code in tail:
+        scan(code, dest, rng.uniform(2, 20) if code != "DL" else rng.uniform(1, 6))
+    return scans, final
+
+
+def simulate(parcels: int, seed: int = 7, now: datetime | None = None) -> Simulation:
+    rng = random.Random(seed)
+    now = now or datetime(2026, 11, 20, tzinfo=UTC)
+    manifest = Manifest()
+    shipments: list[dict[str, Any]] = []
+    all_scans: list[_Scan] = []
+    final_status: Counter[str] = Counter()
+    carrier_counts: Counter[str] = Counter()
+    order_number = 0
+    made = 0
+    while made < parcels:
+        order_number += 1
+        order_id = f"ORD-{seed}-{order_number:07d}"
+        segment = _pick(rng, SEGMENTS)
+        dest = rng.choice(REGIONS)
+        count = min(parcels - made, rng.choices((1, 2, 3), (0.75, 0.18, 0.07))[0])
+        is_return = count == 1 and made > 0 and rng.random() < 0.06
+        for _ in range(count):
+            made += 1
+            carrier = rng.choice(CARRIERS)
+            service = _pick(rng, SERVICE_LEVELS)
+            origin = rng.choice(REGIONS)
+            tn = f"{carrier[:2].upper()}{seed:02d}{made:09d}"
+            start = now - timedelta(days=rng.uniform(3, 12))
+            src, dst = (dest, origin) if is_return else (origin, dest)
+            scans, final = _lifecycle(rng, carrier, tn, start, src, dst)
+            promise_days = {"expedited": 2, "standard": 5, "economy": 8}[service]
+            shipments.append({
+                "order_id": order_id, "tracking_number": tn, "carrier": carrier,
+                "service_level": service,
+                "promised_delivery": int((start + timedelta(days=promise_days)).timestamp() * 1000),
+                "customer_ref": f"CUST-{rng.randint(1, parcels):06d}",
+                "customer_segment": segment,
+                "origin": {"city": src[2], "region": src[1], "postal_code": src[3],
+                           "country": src[0]},
+                "destination": {"city": dst[2], "region": dst[1], "postal_code": dst[3],
+                                "country": dst[0]},
+                "is_return": is_return,
+                "registered_at": int(start.timestamp() * 1000),
+            })  # fmt: skip
+            all_scans.extend(scans)
+            final_status[final] += 1
+            carrier_counts[carrier] += len(scans)
+            manifest.unknown_code_events += sum(s.code == "ZZ9" for s in scans)
+            manifest.returns += is_return
+    manifest.parcels = made
+    manifest.orders = order_number
+    manifest.unique_events = len(all_scans)
+    manifest.final_status = dict(final_status)
+    manifest.by_carrier = dict(carrier_counts)
+
+    # Carriers deliver roughly in time order, but late and out of order: sort by a jittered
+    # arrival time, then resend some scans again later (duplicates).
+    arrivals = [(s.at + timedelta(hours=rng.expovariate(1 / 3)), s) for s in all_scans]
+    duplicates = [
+        (s.at + timedelta(hours=rng.uniform(1, 48)), s) for s in all_scans if rng.random() < 0.05
+    ]
+    manifest.duplicate_deliveries = len(duplicates)
+    arrivals.extend(duplicates)
+    arrivals.sort(key=lambda pair: pair[0])
+
+    # Webhook bundles: a carrier posts its scans in bundles of up to 25 as they arrive.
+    payloads: list[tuple[str, bytes]] = []
+    open_bundles: dict[str, list[_Scan]] = {}
+    for _, scan in arrivals:
+        bundle = open_bundles.setdefault(scan.carrier, [])
+        bundle.append(scan)
+        if len(bundle) >= rng.randint(5, 25):
+            payloads.append(_bundle_bytes(scan.carrier, bundle))
+            open_bundles[scan.carrier] = []
+    payloads.extend(_bundle_bytes(c, b) for c, b in open_bundles.items() if b)
+    for i in range(max(1, parcels // 500)):
+        carrier = rng.choice(CARRIERS)
+        broken = [b'{"carrier": "' + carrier.encode() + b'", "events": [{"tracking_',
+                  b'{"events": [{"code": "DL"}]}', b"\x00\x01 not json"][i % 3]  # fmt: skip
+        payloads.insert(rng.randrange(len(payloads)), (carrier, broken))
+        manifest.malformed_payloads += 1
+    manifest.payloads = len(payloads)
+    return Simulation(shipments, payloads, manifest)
+
+
+def _bundle_bytes(carrier: str, scans: list[_Scan]) -> tuple[str, bytes]:
+    body = {"carrier": carrier, "events": [s.to_json() for s in scans]}
+    return carrier, json.dumps(body, separators=(",", ":")).encode()
+
+
+def publish(simulation: Simulation, publisher: Publisher) -> None:
+    """Shipments first (merchants register before carriers scan), then the carrier feed."""
+    for shipment in simulation.shipments:
+        publisher.publish_shipment(shipment)
+    for carrier, body in simulation.payloads:
+        publisher.publish_raw(raw_envelope(carrier, "generic", body, source="simulator"))
+    publisher.flush()

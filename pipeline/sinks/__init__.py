@@ -1,0 +1,1 @@
+"""Where processed data leaves the pipeline: ClickHouse tables and Kafka output topics."""

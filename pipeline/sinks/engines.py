@@ -1,0 +1,128 @@
+"""Two real ClickHouse engines behind one small interface.
+
+- `ChdbEngine`: the ClickHouse engine in-process (chDB), persisted to a directory; the default,
+  so the pipeline needs no server.
+- `NativeEngine`: a ClickHouse server over the native protocol (clickhouse-driver), selected by
+  `PARCELSTREAM_CLICKHOUSE_URL=clickhouse://user:password@host:9000/db`.
+
+Rows are tuples in table-column order; DateTime values are epoch seconds (ints), which both
+engines accept without conversion.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+
+class ClickHouseError(Exception):
+    """A statement failed in either engine."""
+
+
+class Engine(Protocol):
+    name: str
+    database: str
+
+    def execute(self, sql: str) -> None: ...
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None: ...
+    def query(self, sql: str) -> list[tuple[Any, ...]]: ...
+    def close(self) -> None: ...
+
+
+class ChdbEngine:
+    name = "chdb"
+
+    def __init__(self, path: Path, database: str) -> None:
+        from chdb import session  # imported here: loading the engine takes a moment
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.database = database
+        self._session = session.Session(str(path))
+        # One session per process, and it is not documented as thread-safe: serialize calls.
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str, fmt: str = "CSV") -> Any:
+        with self._lock:
+            try:
+                return self._session.query(sql, fmt)
+            except Exception as exc:  # noqa: BLE001 - chDB raises RuntimeError for SQL errors
+                raise ClickHouseError(f"chdb: {exc}") from exc
+
+    def execute(self, sql: str) -> None:
+        self._run(sql)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        body = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+        self._run(
+            f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) "
+            f"FORMAT JSONCompactEachRow\n{body}"
+        )
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        result = self._run(sql, "JSONCompact")
+        raw = result.bytes()
+        if not raw:
+            return []
+        return [tuple(row) for row in json.loads(raw)["data"]]
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+class NativeEngine:
+    name = "native"
+
+    def __init__(self, url: str) -> None:
+        from clickhouse_driver import Client
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("clickhouse", "clickhouses"):
+            raise ClickHouseError(f"expected clickhouse://host:port/db, got scheme {parsed.scheme!r}")
+        self.database = (parsed.path or "/default").strip("/") or "default"
+        self._client = Client(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 9000,
+            user=unquote(parsed.username or "default"),
+            password=unquote(parsed.password or ""),
+            secure=parsed.scheme == "clickhouses",
+            settings={"use_numpy": False},
+        )
+        self._lock = threading.Lock()
+
+    def execute(self, sql: str) -> None:
+        self.query(sql)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            try:
+                self._client.execute(
+                    f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES",
+                    list(rows),
+                )
+            except Exception as exc:  # noqa: BLE001
+                raise ClickHouseError(f"clickhouse server: {exc}") from exc
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return [tuple(r) for r in self._client.execute(sql)]
+            except Exception as exc:  # noqa: BLE001
+                raise ClickHouseError(f"clickhouse server: {exc}") from exc
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+def open_engine(clickhouse_url: str | None, chdb_path: Path, chdb_database: str) -> Engine:
+    if clickhouse_url:
+        return NativeEngine(clickhouse_url)
+    return ChdbEngine(chdb_path, chdb_database)

@@ -1,0 +1,98 @@
+"""Start and stop a Faust worker as a child process (demo, bench and integration tests).
+
+A child process, not a thread: it is exactly what `parcelstream worker` runs in production,
+and chDB allows one session per process, so the parent reads ClickHouse after the child ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from pipeline.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child build exactly these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is None:
+            env.pop(f"PARCELSTREAM_{name.upper()}", None)
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"PARCELSTREAM_{name.upper()}"] = str(value)
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout: float = 90.0) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"],
+            env=env_for(self.settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        self.wait_ready(ready_timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Ready = the worker's consumer group is stable with members (partitions assigned)."""
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self._proc.returncode}; see {self.log_path}")
+            futures = admin.describe_consumer_groups([self.settings.app_id], request_timeout=5)
+            try:
+                group = futures[self.settings.app_id].result()
+                if group.members and str(group.state).endswith("STABLE"):
+                    return
+            except Exception:  # noqa: BLE001 - group not there yet
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"worker not ready within {timeout:.0f}s; see {self.log_path}")
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self._proc is None:
+            return 0
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        code = self._proc.returncode
+        self._proc = None
+        return code
+
+    def kill(self) -> None:
+        """Crash it (no clean shutdown), as a failing machine would."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
