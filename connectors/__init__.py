@@ -38,6 +38,14 @@ __all__ = [
 # and `MAPPING` (the mapping file's stem under connectors/mappings/).
 REGISTRY: dict[str, str] = {
     "generic": "connectors.generic_json",
+    "fedex": "connectors.fedex",
+    "ups": "connectors.ups",
+    "usps": "connectors.usps",
+    "dhl": "connectors.dhl",
+    "canadapost": "connectors.canadapost",
+    "postnl": "connectors.postnl",
+    "x12_214": "connectors.x12_214",
+    "csv": "connectors.csv_drop",
 }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 
 class ConnectorError(Exception):
@@ -76,8 +75,3 @@ def scan_event_id(
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
-def to_epoch_ms(moment: datetime) -> int:
-    """UTC epoch milliseconds of an aware datetime (naive values must be resolved before)."""
-    if moment.tzinfo is None:
-        raise ParseError(f"timestamp {moment.isoformat()} has no zone and none was assumed")
-    return int(moment.astimezone(UTC).timestamp() * 1000)

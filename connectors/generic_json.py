@@ -13,17 +13,11 @@ alone is taken as noon UTC (the middle of the day errs least either way) and fla
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import (
-    CarrierScan,
-    ParseContext,
-    ParseError,
-    ParseResult,
-    scan_event_id,
-    to_epoch_ms,
-)
+from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
+from connectors.places import city_name, country_code, postal_code
+from connectors.times import parse_iso
 
 MAPPING = "generic"
 
@@ -66,33 +60,22 @@ def _text(event: dict[str, Any], key: str, index: int, required: bool = False) -
     return text
 
 
-def _occurred_at(raw: str, index: int) -> tuple[int, bool]:
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ParseError(f"events[{index}].occurred_at {raw!r} is not ISO 8601") from None
-    if len(raw) == 10:  # date only
-        return to_epoch_ms(moment.replace(hour=12, tzinfo=UTC)), True
-    if moment.tzinfo is None:
-        return to_epoch_ms(moment.replace(tzinfo=UTC)), True
-    return to_epoch_ms(moment), False
-
-
 def _scan(carrier: str, event: dict[str, Any], index: int) -> CarrierScan:
     tracking_number = _text(event, "tracking_number", index, required=True)
     code = _text(event, "code", index, required=True)
-    occurred_at_ms, zone_assumed = _occurred_at(
-        _text(event, "occurred_at", index, required=True), index
-    )
+    try:
+        occurred_at_ms, zone_assumed = parse_iso(_text(event, "occurred_at", index, required=True))
+    except ParseError as exc:
+        raise ParseError(f"events[{index}].occurred_at: {exc.reason}") from None
     location = event.get("location") or {}
     if not isinstance(location, dict):
         raise ParseError(f"events[{index}].location must be an object")
-    city = _text(location, "city", index)
-    postal_code = _text(location, "postal_code", index).upper()
-    country = _text(location, "country", index).upper()
+    city = city_name(_text(location, "city", index))
+    country = country_code(_text(location, "country", index))
+    postal = postal_code(_text(location, "postal_code", index), country)
     return CarrierScan(
         event_id=scan_event_id(
-            carrier, tracking_number, code, occurred_at_ms, f"{postal_code}|{city}|{country}"
+            carrier, tracking_number, code, occurred_at_ms, f"{postal}|{city}|{country}"
         ),
         carrier=carrier,
         tracking_number=tracking_number,
@@ -102,6 +85,6 @@ def _scan(carrier: str, event: dict[str, Any], index: int) -> CarrierScan:
         zone_assumed=zone_assumed,
         city=city,
         region=_text(location, "region", index),
-        postal_code=postal_code,
+        postal_code=postal,
         country=country,
     )

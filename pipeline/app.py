@@ -25,6 +25,7 @@ from pipeline.topics import EVENTS, RAW, SHIPMENTS, ensure_topics
 
 log = logging.getLogger(__name__)
 settings = get_settings()
+settings.state_dir.mkdir(parents=True, exist_ok=True)  # Faust's datadir lives under it
 
 
 class ParcelstreamApp(faust.App):

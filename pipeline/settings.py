@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     chdb_path: Path | None = Field(None, description="chDB data dir; default <state_dir>/chdb.")
     clickhouse_database: str = Field("parcelstream", description="Database used with chDB.")
 
+    # Ingestion
+    webhook_host: str = Field("127.0.0.1", description="Webhook receiver bind address.")
+    webhook_port: int = Field(8080, description="Webhook receiver port.")
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Per-carrier HMAC-SHA256 secrets, JSON: {"fedex": "s3cret"}. A carrier '
+        "with a secret must sign; one without is accepted unsigned.",
+    )
+    webhook_tolerance_seconds: int = Field(300, description="Signed timestamp window.")
+    webhook_max_body_bytes: int = Field(5 * 1024 * 1024, description="Larger bodies get 413.")
+    poll_rate_per_second: float = Field(5.0, gt=0, description="Carrier API calls per second.")
+
     # Worker
     web_port: int = Field(6066, description="Faust web views (stats, /metrics).")
     worker_log_level: Literal["debug", "info", "warning", "error"] = "info"

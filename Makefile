@@ -1,0 +1,68 @@
+# parcelstream: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KAFKA := deploy/kafka/kafka.sh
+CLICKHOUSE := deploy/clickhouse/clickhouse.sh
+PARCELS ?= 2000
+PYTEST_ARGS ?=
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@deploy/prereqs.sh
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## venv with the package and dev tools, Kafka jars, ClickHouse server package
+	@$(KAFKA) fetch
+	@$(CLICKHOUSE) install
+
+kafka-up: $(STAMP) ## start the local single-node Kafka (reuses one already answering)
+	@$(KAFKA) up
+
+kafka-down: ## stop the local Kafka started by kafka-up
+	@$(KAFKA) down
+
+demo: setup ## set up, start Kafka, run worker + simulator ($(PARCELS) parcels), print the report
+	@$(KAFKA) up
+	$(PY) -m pipeline.cli demo --parcels $(PARCELS)
+
+test: setup ## set up and run the whole suite (starts and stops Kafka and ClickHouse itself)
+	@was_up=0; $(KAFKA) status >/dev/null 2>&1 && was_up=1; \
+	$(KAFKA) up || exit 1; \
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$was_up = 0 ]; then $(KAFKA) down; fi; \
+	exit $$rc
+
+test-unit: $(STAMP) ## unit and property tests only (no broker needed)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: setup ## integration tests on the real broker and ClickHouse engines
+	@$(KAFKA) up
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+bench: setup ## throughput: pipeline vs plain confluent-kafka passthrough on the same data
+	@$(KAFKA) up
+	$(PY) -m pipeline.cli bench
+
+eval-eta: $(STAMP) ## ETA model on 10,000 real Olist deliveries: MAE, coverage, late recall
+	$(PY) -m pipeline.eval_eta
+
+lint: $(STAMP) ## ruff
+	$(VENV)/bin/ruff check pipeline connectors agents tests
+
+typecheck: $(STAMP) ## mypy
+	$(VENV)/bin/mypy
+
+clean: kafka-down ## remove local state (Kafka data, chDB, reports) but keep the venv
+	rm -rf .state
+
+.PHONY: help setup kafka-up kafka-down demo test test-unit test-integration bench eval-eta lint typecheck clean

@@ -1,0 +1,73 @@
+"""Carrier timestamps -> UTC epoch milliseconds, with a flag when the zone had to be assumed.
+
+Carriers send: ISO 8601 with offsets (exact), local wall-clock time plus a separate GMT
+offset (exact once combined), local time with no zone at all (we assume the zone the carrier
+documents, or the scan location's, and flag it), and dates without a time (noon in the assumed
+zone, flagged: noon errs least either way).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+from connectors.base import ParseError
+
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+def parse_offset(text: str) -> timezone:
+    """'-05:00', '-0500', '+1', 'GMT-5', 'Z', 'UTC' -> a fixed-offset zone."""
+    cleaned = text.strip().upper()
+    if cleaned in ("Z", "UTC", "GMT", "+00:00", "00:00"):
+        return UTC
+    match = _OFFSET.match(cleaned)
+    if not match:
+        raise ParseError(f"unreadable UTC offset {text!r}")
+    sign, hours, minutes = match.groups()
+    delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    if delta > timedelta(hours=14):
+        raise ParseError(f"UTC offset {text!r} is out of range")
+    return timezone(-delta if sign == "-" else delta)
+
+
+def utc_ms(moment: datetime, assume: tzinfo = UTC) -> tuple[int, bool]:
+    """(epoch ms, zone_assumed). An aware datetime is exact; a naive one is read in `assume`."""
+    if moment.tzinfo is not None:
+        return int(moment.timestamp() * 1000), False
+    return int(moment.replace(tzinfo=assume).timestamp() * 1000), True
+
+
+def parse_iso(text: str, assume: tzinfo = UTC) -> tuple[int, bool]:
+    """ISO 8601 (offset, 'Z', naive, or date only) -> (epoch ms, zone_assumed)."""
+    raw = text.strip()
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ParseError(f"timestamp {text!r} is not ISO 8601") from None
+    if len(raw) == 10:  # a date alone
+        return utc_ms(moment.replace(hour=12), assume)[0], True
+    return utc_ms(moment, assume)
+
+
+def parse_local(
+    date: str,
+    time: str | None = None,
+    offset: str | None = None,
+    assume: tzinfo = UTC,
+    date_format: str = "%Y-%m-%d",
+    time_format: str = "%H:%M:%S",
+) -> tuple[int, bool]:
+    """A carrier's separate date, time and (optional) offset fields -> (epoch ms, assumed)."""
+    try:
+        day = datetime.strptime(date.strip(), date_format)
+        if time and time.strip():
+            clock = datetime.strptime(time.strip(), time_format)
+            moment = day.replace(hour=clock.hour, minute=clock.minute, second=clock.second)
+        else:
+            moment = day.replace(hour=12)
+    except ValueError as exc:
+        raise ParseError(f"unreadable date/time {date!r} {time!r}: {exc}") from None
+    if offset and offset.strip():
+        return int(moment.replace(tzinfo=parse_offset(offset)).timestamp() * 1000), not time
+    return utc_ms(moment, assume)[0], True

@@ -1,0 +1,61 @@
+"""Suite-wide fixtures: the real Kafka broker (started by the project's own script, reused when
+already up) and fresh names per test. A missing broker fails the test loudly; nothing skips."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from pipeline.settings import Settings
+from pipeline.topics import ensure_topics
+from pipeline.workers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+settings.register_profile(
+    "ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The local broker, started by deploy/kafka/kafka.sh (idempotent) if not answering."""
+    bootstrap = os.environ.get("PARCELSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    result = subprocess.run(
+        [str(ROOT / "deploy/kafka/kafka.sh"), "up"],
+        env={**os.environ, "KAFKA_HOST": host, "KAFKA_PORT": port},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"cannot start Kafka:\n{result.stdout}\n{result.stderr}", pytrace=False)
+    return bootstrap
+
+
+@pytest.fixture
+def run_settings(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings with fresh topics, consumer group and chDB directory for one test."""
+    run = uuid.uuid4().hex[:10]
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=f"test-{run}",
+        app_id=f"test-{run}",
+        state_dir=tmp_path / "state",
+        chdb_path=tmp_path / "chdb",
+        clickhouse_database=f"test_{run}",
+        web_port=free_port(),
+        batch_within=0.2,
+    )
+    ensure_topics(settings)
+    yield settings
