@@ -182,6 +182,7 @@ class ParcelState:
     # -- Avro records (the changelog and the parcel-state topic) -----------------------------
 
     def to_record(self) -> dict[str, Any]:
+        history = self.history
         return {
             "tracking_number": self.tracking_number,
             "version": self.version,
@@ -194,18 +195,15 @@ class ParcelState:
             "event_count": len(self.history),
             "location": {"city": self.city, "region": "", "postal_code": "", "country": self.country},
             "milestones": self.milestones,
-            "history": [
-                {
-                    "event_id": h.event_id,
-                    "occurred_at": h.occurred_at_ms,
-                    "status": h.status,
-                    "reason": h.reason,
-                    "carrier_code": h.carrier_code,
-                    "city": h.city,
-                    "country": h.country,
-                }
-                for h in self.history
-            ],
+            "history": {
+                "event_id": [h.event_id for h in history],
+                "occurred_at": [h.occurred_at_ms for h in history],
+                "status": [h.status for h in history],
+                "reason": [h.reason for h in history],
+                "carrier_code": [h.carrier_code for h in history],
+                "city": [h.city for h in history],
+                "country": [h.country for h in history],
+            },
             "order_id": self.order_id,
             "service_level": self.service_level,
             "customer_ref": self.customer_ref,
@@ -218,18 +216,19 @@ class ParcelState:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> ParcelState:
+        columns = record["history"]
         history = [
-            HistoryEntry(
-                h["occurred_at"],
-                _PROGRESS.get(h["status"], 0),
-                h["event_id"],
-                h["status"],
-                h["reason"],
-                h["carrier_code"],
-                h["city"],
-                h["country"],
+            HistoryEntry(at, _PROGRESS.get(status, 0), event_id, status, reason, code, city, country)
+            for event_id, at, status, reason, code, city, country in zip(
+                columns["event_id"],
+                columns["occurred_at"],
+                columns["status"],
+                columns["reason"],
+                columns["carrier_code"],
+                columns["city"],
+                columns["country"],
+                strict=True,
             )
-            for h in record["history"]
         ]
         history.sort()
         state = cls(

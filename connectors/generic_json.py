@@ -48,6 +48,8 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
 
 def _text(event: dict[str, Any], key: str, index: int, required: bool = False) -> str:
     value = event.get(key)
+    if type(value) is str and (not required or value):  # the hot path: a plain string
+        return value.strip() if value[:1].isspace() or value[-1:].isspace() else value
     if value is None:
         if required:
             raise ParseError(f"events[{index}].{key} is missing")

@@ -55,6 +55,7 @@ app = ParcelstreamApp(
     topic_partitions=settings.partitions,
     topic_allow_declare=False,  # ensure_topics() owns creation, with the right configs
     consumer_auto_offset_reset="earliest",
+    broker_commit_interval=settings.commit_interval,
     web_port=settings.web_port,
     web_host="127.0.0.1",
     datadir=str(settings.state_dir / "faust"),

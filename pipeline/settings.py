@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     # Batching: Faust's per-message cost is paid once per batch of raw messages.
     batch_max: int = Field(1000, ge=1, description="Most messages an agent takes at once.")
     batch_within: float = Field(0.5, gt=0, description="Seconds an agent waits to fill a batch.")
+    commit_interval: float = Field(1.0, gt=0, description="Seconds between offset commits.")
 
     # ClickHouse
     state_dir: Path = Field(REPO_ROOT / ".state", description="Local data: chDB, Kafka, reports.")

@@ -6,6 +6,7 @@ from io import BytesIO
 import pytest
 from fastavro import parse_schema, schemaless_reader
 
+from agents.events import from_columns, to_columns
 from agents.state import ParcelState
 from agents.track import process_batch
 from pipeline.codec import SCHEMA_ORDER, SCHEMAS_DIR, AvroCodec, CodecError
@@ -22,7 +23,7 @@ def sample_records() -> dict[str, dict]:
         "RawCarrierEvent": raw_envelope("acme", "generic", b'{"x": 1}', "test", "P1", {"k": "v"}, 1),
         "ShipmentRegistered": SHIPMENT,
         "TrackingEvent": event,
-        "TrackingEventBatch": {"events": [event, event]},
+        "TrackingEventBatch": to_columns([out.new_events[0], out.new_events[0]]),
         "ParcelState": out.changed[0].to_record(),
         "Notification": out.notifications[0],
         "DeadLetter": {
@@ -84,3 +85,12 @@ def test_simulated_feed_encodes() -> None:
     for shipment in simulation.shipments:
         codec.encode("ShipmentRegistered", shipment)
     assert simulation.manifest.parcels == 20
+
+
+def test_columnar_batch_round_trips_to_the_same_events() -> None:
+    codec = AvroCodec()
+    events = process_batch(
+        {}, [scan("P1", "a", "picked_up", 1), scan("P2", "b", "delivered", 2)], [], now_ms=3
+    ).new_events
+    decoded = codec.decode_as("TrackingEventBatch", codec.encode("TrackingEventBatch", to_columns(events)))
+    assert from_columns(decoded) == events
