@@ -80,11 +80,11 @@ def running_clickhouse_server() -> Iterator[ClickHouseServer]:
     data_dir = Path(tempfile.mkdtemp(prefix="parcelstream-clickhouse-"))
     try:
         port = _free_port()
-        # `up` waits up to 60 s itself; the extra margin only guards against a hung script.
-        _run("up", str(data_dir), str(port), timeout=120)
         try:
+            # `up` waits up to 60 s itself; the extra margin only guards against a hung script.
+            _run("up", str(data_dir), str(port), timeout=120)
             yield ClickHouseServer(host=HOST, port=port, data_dir=data_dir)
         finally:
-            _run("down", str(data_dir), timeout=60)
+            _run("down", str(data_dir), timeout=60)  # no-op when `up` never wrote a pid file
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

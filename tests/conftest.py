@@ -59,3 +59,13 @@ def run_settings(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Settings]:
     )
     ensure_topics(settings)
     yield settings
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server() -> Iterator[object]:
+    """A real clickhouse-server (Debian's 18.16 package; installed when missing) on a free port
+    with a throwaway data dir, for the native-protocol path."""
+    from tests.clickhouse_server import running_clickhouse_server
+
+    with running_clickhouse_server() as server:
+        yield server
