@@ -8,6 +8,7 @@ change itself, so a replay produces the same id and senders can drop repeats.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from agents.state import ParcelState
@@ -19,7 +20,6 @@ KIND_BY_STATUS: dict[str, str] = {
     Status.AVAILABLE_FOR_PICKUP.value: "available_for_pickup",
     Status.FAILED_ATTEMPT.value: "failed_attempt",
     Status.DELIVERED.value: "delivered",
-    Status.EXCEPTION.value: "exception",
     Status.RETURN_TO_SENDER.value: "return_to_sender",
     Status.RETURNED.value: "returned",
 }
@@ -33,7 +33,12 @@ _TEMPLATES: dict[str, str] = {
     "exception": "There is a problem with your parcel {tn}{why}; we are on it.",
     "return_to_sender": "Your parcel {tn} is being returned to the sender{why}.",
     "returned": "Your parcel {tn} was returned to the sender.",
+    "return_received": "We received your return {tn}; your refund is on its way.",
+    "predicted_late": "Your parcel {tn} is running late; new estimate {eta}.",
 }
+
+# Exception kinds that already reach the shopper through a status notification.
+_ANNOUNCED_BY_STATUS = frozenset({"failed_attempt", "returned_to_sender"})
 
 
 def notification_id(tracking_number: str, kind: str, status_event_id: str) -> str:
@@ -50,26 +55,54 @@ def notifications_for(
     kind = KIND_BY_STATUS.get(state.status)
     if kind is None:
         return []
+    if kind == "delivered" and state.is_return:
+        kind = "return_received"
+    key = notification_id(state.tracking_number, kind, state.status_event_id)
+    return [_record(key, kind, state, state.reason, state.status_at_ms, now_ms)]
+
+
+def exception_notifications(
+    opened: list[dict[str, Any]] | None, state: ParcelState, now_ms: int
+) -> list[dict[str, Any]]:
+    """One notification per exception that opened, unless a status notification covers it."""
+    out = []
+    for exception in opened or ():
+        kind = exception["kind"]
+        if kind in _ANNOUNCED_BY_STATUS:
+            continue
+        notification_kind = "predicted_late" if kind == "predicted_late" else "exception"
+        key = notification_id(
+            state.tracking_number, f"exception:{kind}", str(exception["opened_at"])
+        )
+        out.append(_record(key, notification_kind, state, kind, exception["opened_at"], now_ms))
+    return out
+
+
+def _record(key: str, kind: str, state: ParcelState, reason: str, occurred_at: int,
+            now_ms: int) -> dict[str, Any]:  # fmt: skip
     place = f" in {state.city}" if state.city else ""
-    why = f" ({state.reason.replace('_', ' ')})" if state.reason else ""
-    message = _TEMPLATES[kind].format(
-        tn=state.tracking_number, carrier=state.carrier, place=place, why=why
+    why = f" ({reason.replace('_', ' ')})" if reason else ""
+    eta = (
+        datetime.fromtimestamp(state.eta_ms / 1000, UTC).strftime("%a %d %b")
+        if state.eta_ms
+        else "to follow"
     )
-    return [
-        {
-            "notification_id": notification_id(state.tracking_number, kind, state.status_event_id),
-            "kind": kind,
-            "tracking_number": state.tracking_number,
-            "order_id": state.order_id,
-            "carrier": state.carrier,
-            "status": state.status,
-            "reason": state.reason,
-            "occurred_at": state.status_at_ms,
-            "created_at": now_ms,
-            "customer_ref": state.customer_ref,
-            "customer_segment": state.customer_segment,
-            "service_level": state.service_level,
-            "location": {"city": state.city, "region": "", "postal_code": "", "country": state.country},
-            "message": message,
-        }
-    ]
+    message = _TEMPLATES.get(kind, _TEMPLATES["exception"]).format(
+        tn=state.tracking_number, carrier=state.carrier, place=place, why=why, eta=eta
+    )
+    return {
+        "notification_id": key,
+        "kind": kind,
+        "tracking_number": state.tracking_number,
+        "order_id": state.order_id,
+        "carrier": state.carrier,
+        "status": state.status,
+        "reason": reason,
+        "occurred_at": occurred_at,
+        "created_at": now_ms,
+        "customer_ref": state.customer_ref,
+        "customer_segment": state.customer_segment,
+        "service_level": state.service_level,
+        "location": {"city": state.city, "region": "", "postal_code": "", "country": state.country},
+        "message": message,
+    }

@@ -86,6 +86,12 @@ class ParcelState:
     is_return: bool = False
     origin_region: str = ""
     destination_region: str = ""
+    eta_ms: int | None = None
+    eta_low_ms: int | None = None
+    eta_high_ms: int | None = None
+    eta_level: str = ""
+    predicted_late: bool = False
+    open_exceptions: dict[str, int] = field(default_factory=dict)
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -212,6 +218,12 @@ class ParcelState:
             "is_return": self.is_return,
             "origin_region": self.origin_region,
             "destination_region": self.destination_region,
+            "eta": self.eta_ms,
+            "eta_low": self.eta_low_ms,
+            "eta_high": self.eta_high_ms,
+            "eta_level": self.eta_level,
+            "predicted_late": self.predicted_late,
+            "open_exceptions": self.open_exceptions,
         }
 
     @classmethod
@@ -247,6 +259,12 @@ class ParcelState:
             is_return=record["is_return"],
             origin_region=record["origin_region"],
             destination_region=record["destination_region"],
+            eta_ms=record["eta"],
+            eta_low_ms=record["eta_low"],
+            eta_high_ms=record["eta_high"],
+            eta_level=record["eta_level"],
+            predicted_late=record["predicted_late"],
+            open_exceptions=dict(record["open_exceptions"]),
         )
         state._recompute()
         return state

@@ -1,14 +1,48 @@
-"""One batch of normalized events and shipment registrations -> new parcel states,
-deduplicated events and notifications. Pure: no Kafka, no clock, unit-testable."""
+"""The parcel stage, as pure functions over one partition's state: a batch of normalized events
+and shipment registrations in, new parcel states, deduplicated events, exceptions, order
+summaries and notifications out. A timer tick runs the same exception rules with no input, so
+silence ("no scan for three days") is noticed too. No Kafka and no clock in here."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.eta import EtaModel, Lane
 from agents.events import TrackingEvent
-from agents.notify import notifications_for
+from agents.exceptions import (
+    ExceptionPolicy,
+    GapModel,
+    next_deadlines,
+    severity,
+    should_be_open,
+)
+from agents.notify import exception_notifications, notifications_for
 from agents.state import ParcelState
+from agents.timers import DeadlineHeap
+
+# Milestones an ETA can start from, least to most advanced.
+ETA_MILESTONES = (
+    "info_received", "picked_up", "departed_origin", "arrived_at_destination", "out_for_delivery",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class PartitionState:
+    """Everything one partition of the parcel stage owns, recovered together."""
+
+    parcels: dict[str, ParcelState] = field(default_factory=dict)
+    eta: EtaModel = field(default_factory=EtaModel)
+    gaps: GapModel = field(default_factory=GapModel)
+    timers: DeadlineHeap = field(default_factory=DeadlineHeap)
+    models_changed: bool = False
+
+    def schedule(self, state: ParcelState, now_ms: int, policy: ExceptionPolicy) -> None:
+        stuck_after = self.gaps.stuck_after_ms(state.carrier, state.status, policy)
+        self.timers.schedule(
+            state.tracking_number, state.version, next_deadlines(state, now_ms, stuck_after, policy)
+        )
 
 
 @dataclass(slots=True)
@@ -17,29 +51,47 @@ class BatchOutput:
     duplicates: int = 0
     changed: list[ParcelState] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+    order_updates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lane_of(state: ParcelState) -> Lane:
+    return Lane(
+        state.carrier,
+        state.service_level or "standard",
+        state.origin_region or "?",
+        state.destination_region or "?",
+    )
 
 
 def process_batch(
-    parcels: dict[str, ParcelState],
+    part: PartitionState,
     events: list[TrackingEvent],
     shipments: list[dict[str, Any]],
     now_ms: int,
+    policy: ExceptionPolicy | None = None,
 ) -> BatchOutput:
-    """Apply a batch to `parcels` (mutated in place).
+    """Apply a batch to the partition (mutated in place).
 
-    Shipments go first so that notifications in the same batch already carry the order id.
-    Notifications compare each parcel's status before and after the whole batch, so a batch
-    that holds "out for delivery" and "delivered" for one parcel only announces the delivery.
+    Shipments go first so notifications in the same batch already carry the order id.
+    Notifications compare each parcel before and after the whole batch, so a batch holding
+    "out for delivery" and "delivered" for one parcel announces only the delivery.
     """
+    policy = policy or ExceptionPolicy()
+    parcels = part.parcels
     out = BatchOutput()
-    before: dict[str, tuple[tuple[str, str], int]] = {}
+    before: dict[str, tuple[tuple[str, str], int, bool]] = {}
 
     def state_of(tracking_number: str) -> ParcelState:
         state = parcels.get(tracking_number)
         if state is None:
             state = parcels[tracking_number] = ParcelState(tracking_number)
         if tracking_number not in before:
-            before[tracking_number] = ((state.status, state.reason), state.version)
+            before[tracking_number] = (
+                (state.status, state.reason),
+                state.version,
+                "delivered" in state.milestones,
+            )
         return state
 
     for shipment in shipments:
@@ -53,9 +105,135 @@ def process_batch(
         out.new_events.extend(accepted)
         out.duplicates += len(parcel_events) - len(accepted)
 
-    for tracking_number, (status_before, version_before) in before.items():
+    for tracking_number, (status_before, version_before, was_delivered) in before.items():
         state = parcels[tracking_number]
-        if state.version != version_before:
-            out.changed.append(state)
-            out.notifications.extend(notifications_for(status_before, state, now_ms))
+        if state.version == version_before:
+            continue
+        if not was_delivered and "delivered" in state.milestones:
+            _learn(part, state)
+        _refresh_eta(part, state)
+        opened = _update_exceptions(part, state, now_ms, policy, out)
+        out.changed.append(state)
+        out.notifications.extend(notifications_for(status_before, state, now_ms))
+        out.notifications.extend(exception_notifications(opened, state, now_ms))
+        if state.order_id:
+            out.order_updates.append(order_update(state))
+        part.schedule(state, now_ms, policy)
     return out
+
+
+def process_timers(
+    part: PartitionState, now_ms: int, policy: ExceptionPolicy | None = None
+) -> BatchOutput:
+    """Re-evaluate the parcels whose deadlines passed: stuck, late, expired."""
+    policy = policy or ExceptionPolicy()
+    out = BatchOutput()
+    for tracking_number in part.timers.due(now_ms):
+        state = part.parcels.get(tracking_number)
+        if state is None:
+            continue
+        opened = _update_exceptions(part, state, now_ms, policy, out)
+        if opened is not None:
+            state.version += 1
+            state.updated_at_ms = now_ms
+            out.changed.append(state)
+            out.notifications.extend(exception_notifications(opened, state, now_ms))
+            if state.order_id:
+                out.order_updates.append(order_update(state))
+        part.schedule(state, now_ms, policy)
+    return out
+
+
+def _learn(part: PartitionState, state: ParcelState) -> None:
+    """A delivery teaches the ETA model one remaining-time per milestone it passed, and the
+    gap model how long this carrier usually stays silent at each status."""
+    delivered_at = state.milestones["delivered"]
+    lane = lane_of(state)
+    for milestone in ETA_MILESTONES:
+        reached = state.milestones.get(milestone)
+        if reached is not None and reached <= delivered_at:
+            part.eta.observe(lane, milestone, (delivered_at - reached) / 1000)
+    part.gaps.observe_history(state)
+    part.models_changed = True
+
+
+def _refresh_eta(part: PartitionState, state: ParcelState) -> None:
+    delivered_at = state.milestones.get("delivered")
+    if delivered_at is not None:
+        state.eta_ms = state.eta_low_ms = state.eta_high_ms = delivered_at
+        state.eta_level, state.predicted_late = "actual", False
+        return
+    for milestone in reversed(ETA_MILESTONES):
+        reached = state.milestones.get(milestone)
+        if reached is not None:
+            prediction = part.eta.predict(
+                lane_of(state), milestone, reached, state.promised_delivery_ms
+            )
+            if prediction is not None:
+                state.eta_ms, state.eta_low_ms = prediction.eta_ms, prediction.low_ms
+                state.eta_high_ms, state.eta_level = prediction.high_ms, prediction.lane_level
+                state.predicted_late = prediction.predicted_late
+            return
+
+
+def exception_id(tracking_number: str, kind: str, opened_at_ms: int) -> str:
+    key = f"{tracking_number}\x1f{kind}\x1f{opened_at_ms}"
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def _exception_record(state: ParcelState, kind: str, opened_at: int, resolved_at: int | None,
+                      now_ms: int) -> dict[str, Any]:  # fmt: skip
+    return {
+        "exception_id": exception_id(state.tracking_number, kind, opened_at),
+        "tracking_number": state.tracking_number,
+        "order_id": state.order_id,
+        "carrier": state.carrier,
+        "kind": kind,
+        "severity": severity(kind, state.customer_segment, state.service_level),
+        "state": "opened" if resolved_at is None else "resolved",
+        "opened_at": opened_at,
+        "resolved_at": resolved_at,
+        "detected_at": now_ms,
+        "parcel_status": state.status,
+        "customer_segment": state.customer_segment,
+        "service_level": state.service_level,
+    }
+
+
+def _update_exceptions(part: PartitionState, state: ParcelState, now_ms: int,
+                       policy: ExceptionPolicy, out: BatchOutput) -> list[dict[str, Any]] | None:  # fmt: skip
+    """Open and resolve exceptions; returns the opened records, or None when nothing changed."""
+    stuck_after = part.gaps.stuck_after_ms(state.carrier, state.status, policy)
+    target = should_be_open(state, now_ms, stuck_after, policy)
+    current = state.open_exceptions
+    if target.keys() == current.keys():
+        return None
+    opened = []
+    for kind in sorted(current.keys() - target.keys()):
+        out.exceptions.append(_exception_record(state, kind, current.pop(kind), now_ms, now_ms))
+    for kind in sorted(target.keys() - current.keys()):
+        current[kind] = target[kind]
+        record = _exception_record(state, kind, target[kind], None, now_ms)
+        out.exceptions.append(record)
+        opened.append(record)
+    return opened
+
+
+def order_update(state: ParcelState) -> dict[str, Any]:
+    """The OrderParcelUpdate record the order stage aggregates."""
+    return {
+        "order_id": state.order_id,
+        "tracking_number": state.tracking_number,
+        "parcel_version": state.version,
+        "carrier": state.carrier,
+        "status": state.status,
+        "is_return": state.is_return,
+        "shipped": any(m in state.milestones for m in ETA_MILESTONES[1:])
+        or ("delivered" in state.milestones),
+        "delivered_at": state.milestones.get("delivered"),
+        "eta": state.eta_ms,
+        "promised_delivery": state.promised_delivery_ms,
+        "open_exceptions": sorted(state.open_exceptions),
+        "customer_ref": state.customer_ref,
+        "customer_segment": state.customer_segment,
+    }

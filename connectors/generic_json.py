@@ -68,6 +68,8 @@ def _scan(carrier: str, event: dict[str, Any], index: int) -> CarrierScan:
     try:
         occurred_at_ms, zone_assumed = parse_iso(_text(event, "occurred_at", index, required=True))
     except ParseError as exc:
+        if exc.reason.startswith(f"events[{index}]"):
+            raise
         raise ParseError(f"events[{index}].occurred_at: {exc.reason}") from None
     location = event.get("location") or {}
     if not isinstance(location, dict):

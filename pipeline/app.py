@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,7 +23,7 @@ from pipeline.runtime import InputMessage, Pipeline
 from pipeline.settings import get_settings
 from pipeline.sinks.engines import open_engine
 from pipeline.sinks.migrations import migrate
-from pipeline.topics import EVENTS, RAW, SHIPMENTS, ensure_topics
+from pipeline.topics import EVENTS, ORDER_UPDATES, RAW, SHIPMENTS, ensure_topics
 
 log = logging.getLogger(__name__)
 settings = get_settings()
@@ -71,9 +73,15 @@ keyed_topics = app.topic(
     key_serializer="raw",
 )
 
-# One thread per step keeps each step's batches in order while the event loop keeps fetching.
+order_updates_topic = app.topic(
+    settings.topic(ORDER_UPDATES.suffix), value_serializer="raw", key_serializer="raw"
+)
+
+# One thread per stage keeps each stage's batches in order while the event loop keeps fetching;
+# the deadline timer runs in the parcel stage's thread, so it never races a batch.
 _parse_thread = ThreadPoolExecutor(1, thread_name_prefix="parse")
 _track_thread = ThreadPoolExecutor(1, thread_name_prefix="track")
+_order_thread = ThreadPoolExecutor(1, thread_name_prefix="orders")
 
 
 def _inputs(events: Any) -> list[InputMessage]:
@@ -81,6 +89,24 @@ def _inputs(events: Any) -> list[InputMessage]:
         InputMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)
         for e in events
     ]
+
+
+async def _run_step(thread: ThreadPoolExecutor, step: Callable[..., Any], *args: Any) -> None:
+    """Run a batch step; if it fails, stop the process *before* any commit.
+
+    Faust acknowledges a `take()` batch even when the agent body raises, and its supervisor
+    then restarts the agent: the batch would be committed unprocessed. Bad input never gets
+    here (it is dead-lettered) and Kafka/ClickHouse outages are retried inside the steps, so
+    what remains is a bug or a broken machine: exit hard, and the restarted worker replays
+    the batch from the last commit.
+    """
+    try:
+        await asyncio.get_running_loop().run_in_executor(thread, step, *args)
+    except Exception:  # noqa: BLE001
+        log.critical("batch step %s failed; exiting without committing it", step.__name__,
+                     exc_info=True)  # fmt: skip
+        logging.shutdown()
+        os._exit(70)
 
 
 def _pipeline() -> Pipeline:
@@ -92,17 +118,29 @@ def _pipeline() -> Pipeline:
 @app.agent(raw_topic)
 async def parse_raw(stream: faust.StreamT) -> None:
     """Raw carrier payloads -> normalized events, batched per events-topic partition."""
-    loop = asyncio.get_running_loop()
     async for events in stream.take_events(settings.batch_max, settings.batch_within):
-        await loop.run_in_executor(_parse_thread, _pipeline().parse_step, _inputs(events))
+        await _run_step(_parse_thread, _pipeline().parse_step, _inputs(events))
 
 
 @app.agent(keyed_topics)
 async def track_parcels(stream: faust.StreamT) -> None:
     """Normalized events + shipments -> parcel state, notifications, ClickHouse rows."""
-    loop = asyncio.get_running_loop()
     async for events in stream.take_events(settings.batch_max, settings.batch_within):
-        await loop.run_in_executor(_track_thread, _pipeline().track_step, _inputs(events))
+        await _run_step(_track_thread, _pipeline().track_step, _inputs(events))
+
+
+@app.agent(order_updates_topic)
+async def track_orders(stream: faust.StreamT) -> None:
+    """Parcel summaries keyed by order id -> one view per order."""
+    async for events in stream.take_events(settings.batch_max, settings.batch_within):
+        await _run_step(_order_thread, _pipeline().order_step, _inputs(events))
+
+
+@app.timer(interval=settings.timer_interval)
+async def check_deadlines() -> None:
+    """Silence is news: parcels whose stuck/late/expiry deadline passed with no scan."""
+    if app.pipeline is not None:
+        await _run_step(_track_thread, app.pipeline.tick)
 
 
 @app.on_partitions_revoked.connect
@@ -110,8 +148,8 @@ async def _forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     """A revoked partition's state may change elsewhere; reload it from the changelog if it
     comes back rather than trusting a stale copy."""
     if app.pipeline is not None:
-        events_topic = settings.topic(EVENTS.suffix)
-        app.pipeline.store.drop(tp.partition for tp in revoked if tp.topic == events_topic)
+        keyed = {settings.topic(EVENTS.suffix), settings.topic(ORDER_UPDATES.suffix)}
+        app.pipeline.drop_partitions({tp.partition for tp in revoked if tp.topic in keyed})
 
 
 @app.page("/metrics")
@@ -121,5 +159,5 @@ async def prometheus_metrics(web: Any, request: Any) -> Any:
 
 @app.page("/parcelstream/state")
 async def store_status(web: Any, request: Any) -> Any:
-    loaded = app.pipeline.store.loaded_partitions() if app.pipeline else []
+    loaded = app.pipeline.loaded_partitions() if app.pipeline else []
     return web.json({"loaded_partitions": loaded})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 from pipeline.settings import Settings, get_settings
@@ -79,6 +78,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.parcels, args.seed, args.timeout)
 
 
+def cmd_webhook(args: argparse.Namespace) -> int:
+    from pipeline.ingestion import webhook
+    from pipeline.topics import ensure_topics
+
+    settings = get_settings()
+    overrides = {k: v for k, v in (("webhook_host", args.host), ("webhook_port", args.port)) if v}
+    settings = settings.model_copy(update=overrides)
+    ensure_topics(settings)
+    webhook.run(settings)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pipeline.codec import AvroCodec
+    from pipeline.ingest import Publisher
+    from pipeline.ingestion import import_paths
+    from pipeline.topics import ensure_topics
+
+    settings = get_settings()
+    ensure_topics(settings)
+    summary = import_paths(
+        settings,
+        Publisher(settings, AvroCodec(settings.schema_registry_url)),
+        args.paths,
+        payload_format=args.format,
+        carrier=args.carrier,
+        watch=args.watch,
+        poll_interval=args.interval,
+        progress=not args.quiet,
+    )
+    print(
+        f"imported {summary.imported}, skipped {summary.skipped}, failed {summary.failed}, "
+        f"ignored {summary.ignored}, scans {summary.scans}"
+    )
+    for problem in summary.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipeline.bench import run_bench
 
@@ -119,13 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--seed", type=int, default=11)
     bench.set_defaults(func=cmd_bench)
 
+    hook = sub.add_parser("webhook", help="serve POST /webhooks/{format} for carrier pushes")
+    hook.add_argument("--host", help="bind address (default: PARCELSTREAM_WEBHOOK_HOST)")
+    hook.add_argument("--port", type=int, help="port (default: PARCELSTREAM_WEBHOOK_PORT)")
+    hook.set_defaults(func=cmd_webhook)
+
+    imp = sub.add_parser("import", help="import carrier files or folders (resumable)")
+    imp.add_argument("paths", nargs="+", type=Path, help="files or directories (recursive)")
+    imp.add_argument("--format", help="connector format; default: from the file extension")
+    imp.add_argument("--carrier", help="carrier name, when the files do not say")
+    imp.add_argument("--watch", action="store_true", help="keep polling for new files")
+    imp.add_argument("--interval", type=float, default=2.0, help="seconds between --watch polls")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(func=cmd_import)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    started = time.monotonic()
-    code = int(args.func(args))
-    if args.command not in ("worker",):
-        logging.getLogger("parcelstream").debug("%s took %.1fs", args.command, time.monotonic() - started)
-    return code
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

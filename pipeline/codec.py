@@ -32,6 +32,10 @@ SCHEMA_ORDER = (
     "ParcelState",
     "Notification",
     "DeadLetter",
+    "ParcelException",
+    "OrderParcelUpdate",
+    "OrderState",
+    "ModelSnapshot",
 )
 
 

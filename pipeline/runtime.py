@@ -1,9 +1,12 @@
-"""The two batch steps of the hot path, independent of Faust so they can be tested and
-benchmarked directly:
+"""The batch steps of the pipeline, independent of Faust so they can be tested and benchmarked
+directly:
 
     parse_step:  RawCarrierEvent messages -> TrackingEventBatch per events-topic partition
     track_step:  TrackingEventBatch + ShipmentRegistered messages of one or more partitions
-                 -> parcel state (changelog), deduplicated events, notifications, ClickHouse
+                 -> parcel state (changelog), deduplicated events, ETA, exceptions,
+                 notifications, order summaries, ClickHouse
+    tick:        the same exception rules on a timer, for parcels whose deadlines passed
+    order_step:  OrderParcelUpdate messages -> order state (changelog), ClickHouse
 
 Each step produces its outputs, flushes them (Kafka and ClickHouse) and only then returns, so
 the caller may acknowledge the input offsets. Bad input is dead-lettered, never raised.
@@ -11,15 +14,21 @@ the caller may acknowledge the input offsets. Bad input is dead-lettered, never 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from agents.eta import EtaModel
 from agents.events import TrackingEvent, from_columns, to_columns
+from agents.exceptions import GapModel
 from agents.normalize import Normalizer
+from agents.orders import OrderState
 from agents.parse import normalize_payload
-from agents.track import process_batch
+from agents.state import ParcelState
+from agents.track import BatchOutput, PartitionState, process_batch, process_timers
 from connectors import ConnectorError
 from pipeline import metrics
 from pipeline.codec import AvroCodec, CodecError
@@ -29,12 +38,24 @@ from pipeline.sinks.clickhouse import (
     ClickHouseSink,
     dead_letter_row,
     event_row,
+    exception_row,
     notification_row,
+    order_row,
     state_row,
 )
 from pipeline.sinks.engines import Engine
-from pipeline.store import ParcelStore
-from pipeline.topics import DEAD_LETTERS, EVENTS, NOTIFICATIONS, PARCEL_STATE, partition_for
+from pipeline.store import ChangelogStore
+from pipeline.topics import (
+    DEAD_LETTERS,
+    EVENTS,
+    EXCEPTIONS,
+    MODELS,
+    NOTIFICATIONS,
+    ORDER_STATE,
+    ORDER_UPDATES,
+    PARCEL_STATE,
+    partition_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +123,31 @@ class Pipeline:
         # One sink per step: each step flushes only its own rows before its own commit.
         self.parse_sink = ClickHouseSink(engine)
         self.track_sink = ClickHouseSink(engine)
+        self.order_sink = ClickHouseSink(engine)
+        self.policy = settings.exception_policy
         self.events_topic = settings.topic(EVENTS.suffix)
         self.notifications_topic = settings.topic(NOTIFICATIONS.suffix)
         self.dead_letter_topic = settings.topic(DEAD_LETTERS.suffix)
         self.parse_log = StepLog("parse")
         self.track_log = StepLog("track")
-        self.store = ParcelStore(
-            settings.kafka_bootstrap, settings.topic(PARCEL_STATE.suffix), self.codec
-        )
+        self.exceptions_topic = settings.topic(EXCEPTIONS.suffix)
+        self.order_updates_topic = settings.topic(ORDER_UPDATES.suffix)
+        bootstrap = settings.kafka_bootstrap
+        self.parcel_store: ChangelogStore[ParcelState] = ChangelogStore(
+            bootstrap, settings.topic(PARCEL_STATE.suffix), self.codec, "ParcelState",
+            ParcelState.to_record, ParcelState.from_record, lambda s: s.tracking_number,
+        )  # fmt: skip
+        self.order_store: ChangelogStore[OrderState] = ChangelogStore(
+            bootstrap, settings.topic(ORDER_STATE.suffix), self.codec, "OrderState",
+            OrderState.to_record, OrderState.from_record, lambda o: o.order_id,
+        )  # fmt: skip
+        self.model_store: ChangelogStore[dict[str, Any]] = ChangelogStore(
+            bootstrap, settings.topic(MODELS.suffix), self.codec, "ModelSnapshot",
+            dict, dict, lambda m: m["name"],
+        )  # fmt: skip
+        self._partitions: dict[int, PartitionState] = {}
+        self._orders: dict[int, dict[str, OrderState]] = {}
+        self._snapshot_at: dict[int, int] = {}
 
     # -- dead letters ---------------------------------------------------------------------
 
@@ -181,14 +219,41 @@ class Pipeline:
                     encode("TrackingEventBatch", to_columns(chunk)),
                     partition=partition,
                 )
-        self.producer.flush()
-        self.parse_sink.flush()
+        self._flush(self.parse_sink)
         stats.seconds = time.perf_counter() - started
         metrics.observe_step("parse", stats)
         self.parse_log.add(stats)
         return stats
 
-    # -- step 2: dedup + state + notifications --------------------------------------------
+    # -- step 2: dedup + state + ETA + exceptions + notifications ---------------------------
+
+    def partition(self, partition: int) -> PartitionState:
+        part = self._partitions.get(partition)
+        if part is None:
+            part = self._partitions[partition] = self._load_partition(partition)
+        return part
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        """A revoked partition may change elsewhere: reload it if it comes back."""
+        for partition in partitions:
+            self._partitions.pop(partition, None)
+            self._orders.pop(partition, None)
+
+    def loaded_partitions(self) -> list[int]:
+        return sorted(self._partitions)
+
+    def _load_partition(self, partition: int) -> PartitionState:
+        parcels = self.parcel_store.read_partition(partition)
+        models = self.model_store.read_partition(partition)
+        part = PartitionState(parcels)
+        if "eta" in models:
+            part.eta = EtaModel.from_dict(json.loads(models["eta"]["model_json"]))
+        if "gaps" in models:
+            part.gaps = GapModel.from_dict(json.loads(models["gaps"]["model_json"]))
+        now = now_ms()
+        for state in parcels.values():
+            part.schedule(state, now, self.policy)
+        return part
 
     def track_step(self, messages: list[InputMessage]) -> StepStats:
         started = time.perf_counter()
@@ -207,36 +272,120 @@ class Pipeline:
             elif name == "ShipmentRegistered":
                 shipments.setdefault(message.partition, []).append(record)
             else:
-                self._dead_letter(self.track_sink, message, "decode",
-                                  f"unexpected {name} on {message.topic}", message.value)  # fmt: skip
+                error = f"unexpected {name} on {message.topic}"
+                self._dead_letter(self.track_sink, message, "decode", error, message.value)
                 stats.dead_letters += 1
         now = now_ms()
-        encode = self.codec.encode
         for partition in sorted(set(events) | set(shipments)):
             batch_events = events.get(partition, [])
-            out = process_batch(
-                self.store.parcels(partition), batch_events, shipments.get(partition, []), now
-            )
+            part = self.partition(partition)
+            out = process_batch(part, batch_events, shipments.get(partition, []), now, self.policy)
             stats.events += len(batch_events)
             stats.duplicates += out.duplicates
             stats.notifications += len(out.notifications)
             self.track_sink.add("tracking_events", map(event_row, out.new_events))
-            self.track_sink.add("parcel_state", map(state_row, out.changed))
-            self.track_sink.add("notifications", map(notification_row, out.notifications))
-            self.store.write_changelog(partition, out.changed, self.producer)
-            for notification in out.notifications:
-                self.producer.produce(
-                    self.notifications_topic,
-                    encode("Notification", notification),
-                    key=notification["tracking_number"].encode(),
-                )
-        # Kafka first: if ClickHouse then fails, the replay finds the changelog already
-        # updated, and the ClickHouse rows are keyed so a re-insert changes nothing.
-        self.producer.flush()
-        self.track_sink.flush()
+            self._emit(partition, part, out, now)
+        self._flush(self.track_sink)
         stats.seconds = time.perf_counter() - started
         metrics.observe_step("track", stats)
         self.track_log.add(stats)
+        return stats
+
+    def tick(self) -> int:
+        """Deadlines that passed with no scan (stuck, late, expired); returns parcels changed."""
+        now = now_ms()
+        changed = 0
+        for partition, part in list(self._partitions.items()):
+            out = process_timers(part, now, self.policy)
+            if out.changed:
+                changed += len(out.changed)
+                self._emit(partition, part, out, now)
+        if changed:
+            self._flush(self.track_sink)
+        return changed
+
+    def _emit(self, partition: int, part: PartitionState, out: BatchOutput, now: int) -> None:
+        """Queue every output of a parcel-stage batch; `_flush` makes them durable."""
+        encode = self.codec.encode
+        sink = self.track_sink
+        sink.add("parcel_state", map(state_row, out.changed))
+        sink.add("notifications", map(notification_row, out.notifications))
+        sink.add("exceptions", map(exception_row, out.exceptions))
+        self.parcel_store.write(partition, out.changed, self.producer)
+        for notification in out.notifications:
+            self.producer.produce(
+                self.notifications_topic,
+                encode("Notification", notification),
+                key=notification["tracking_number"].encode(),
+            )
+        for exception in out.exceptions:
+            self.producer.produce(
+                self.exceptions_topic,
+                encode("ParcelException", exception),
+                key=exception["tracking_number"].encode(),
+            )
+        for update in out.order_updates:
+            self.producer.produce(
+                self.order_updates_topic,
+                encode("OrderParcelUpdate", update),
+                key=update["order_id"].encode(),
+            )
+        if part.models_changed and now - self._snapshot_at.get(partition, 0) >= (
+            self.settings.model_snapshot_seconds * 1000
+        ):
+            self._snapshot_models(partition, part, now)
+
+    def _snapshot_models(self, partition: int, part: PartitionState, now: int) -> None:
+        snapshots = [
+            {"name": "eta", "partition": partition, "updated_at": now,
+             "model_json": json.dumps(part.eta.to_dict())},
+            {"name": "gaps", "partition": partition, "updated_at": now,
+             "model_json": json.dumps(part.gaps.to_dict())},
+        ]  # fmt: skip
+        self.model_store.write(partition, snapshots, self.producer)
+        part.models_changed = False
+        self._snapshot_at[partition] = now
+
+    def _flush(self, sink: ClickHouseSink) -> None:
+        # Kafka first: if ClickHouse then fails, the replay finds the changelog already
+        # updated, and the ClickHouse rows are keyed so a re-insert changes nothing.
+        self.producer.flush()
+        sink.flush()
+
+    # -- step 3: orders --------------------------------------------------------------------
+
+    def orders(self, partition: int) -> dict[str, OrderState]:
+        orders = self._orders.get(partition)
+        if orders is None:
+            orders = self._orders[partition] = self.order_store.read_partition(partition)
+        return orders
+
+    def order_step(self, messages: list[InputMessage]) -> StepStats:
+        started = time.perf_counter()
+        stats = StepStats(messages=len(messages))
+        now = now_ms()
+        changed: dict[int, dict[str, OrderState]] = {}
+        for message in messages:
+            try:
+                update = self.codec.decode_as("OrderParcelUpdate", message.value)
+            except CodecError as exc:
+                self._dead_letter(self.order_sink, message, "decode", str(exc), message.value)
+                stats.dead_letters += 1
+                continue
+            orders = self.orders(message.partition)
+            order = orders.get(update["order_id"])
+            if order is None:
+                order = orders[update["order_id"]] = OrderState(update["order_id"])
+            if order.apply(update, now):
+                changed.setdefault(message.partition, {})[order.order_id] = order
+            stats.events += 1
+        for partition, orders_changed in changed.items():
+            items = list(orders_changed.values())
+            self.order_store.write(partition, items, self.producer)
+            self.order_sink.add("order_state", map(order_row, items))
+        self._flush(self.order_sink)
+        stats.seconds = time.perf_counter() - started
+        metrics.observe_step("orders", stats)
         return stats
 
     def close(self) -> None:

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agents.exceptions import ExceptionPolicy
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,12 +53,35 @@ class Settings(BaseSettings):
         "with a secret must sign; one without is accepted unsigned.",
     )
     webhook_tolerance_seconds: int = Field(300, description="Signed timestamp window.")
-    webhook_max_body_bytes: int = Field(5 * 1024 * 1024, description="Larger bodies get 413.")
+    webhook_max_body_bytes: int = Field(
+        1_000_000, description="Larger bodies get 413 (Kafka's default message limit is ~1 MB)."
+    )
     poll_rate_per_second: float = Field(5.0, gt=0, description="Carrier API calls per second.")
+
+    # Exceptions and timers
+    stuck_default_seconds: float = Field(
+        3 * 86400, gt=0, description="Silence that makes a parcel stuck before gaps are learned."
+    )
+    stuck_min_seconds: float = Field(12 * 3600, gt=0, description="Learned threshold floor.")
+    stuck_max_seconds: float = Field(7 * 86400, gt=0, description="Learned threshold ceiling.")
+    expire_after_seconds: float = Field(30 * 86400, gt=0, description="No update -> expired.")
+    timer_interval: float = Field(5.0, gt=0, description="Seconds between deadline checks.")
+    model_snapshot_seconds: float = Field(
+        10.0, gt=0, description="At most this often a partition's learned models are saved."
+    )
 
     # Worker
     web_port: int = Field(6066, description="Faust web views (stats, /metrics).")
     worker_log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def exception_policy(self) -> ExceptionPolicy:
+        return ExceptionPolicy(
+            stuck_default_ms=int(self.stuck_default_seconds * 1000),
+            stuck_min_ms=int(self.stuck_min_seconds * 1000),
+            stuck_max_ms=int(self.stuck_max_seconds * 1000),
+            expire_after_ms=int(self.expire_after_seconds * 1000),
+        )
 
     @property
     def chdb_dir(self) -> Path:

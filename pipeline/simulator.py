@@ -139,7 +139,7 @@ def _lifecycle(rng: random.Random, carrier: str, tn: str, start: datetime,
 
 def simulate(parcels: int, seed: int = 7, now: datetime | None = None) -> Simulation:
     rng = random.Random(seed)
-    now = now or datetime(2026, 11, 20, tzinfo=UTC)
+    now = now or datetime.now(UTC).replace(microsecond=0)
     manifest = Manifest()
     shipments: list[dict[str, Any]] = []
     all_scans: list[_Scan] = []

@@ -1,101 +1,98 @@
-"""Parcel state held in plain dicts per partition, made durable by a compacted changelog topic.
+"""State kept in plain dicts per partition, made durable by compacted changelog topics.
 
 Why not a Faust table: a table write sends one changelog message per write and cannot be used
-inside `stream.take()` batches (measured ~3.5k events/s). Here a batch's changed parcels are
+inside `stream.take()` batches (measured ~3.5k events/s). Here a batch's changed items are
 produced to the changelog together and flushed before the batch's offsets are committed, so
-the changelog is never behind the committed input. A partition's dict is rebuilt from its
-changelog partition the first time a batch needs it (after start, or after a rebalance moved
-the partition here) and dropped when the partition is revoked.
+the changelog is never behind the committed input. A partition is rebuilt from its changelog
+partition the first time a batch needs it (after start, or after a rebalance moved it here).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from agents.state import ParcelState
 from pipeline.codec import AvroCodec
 from pipeline.kafka_io import BatchProducer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-class ParcelStore:
-    def __init__(self, bootstrap: str, changelog_topic: str, codec: AvroCodec) -> None:
-        self._bootstrap = bootstrap
-        self._topic = changelog_topic
-        self._codec = codec
-        self._partitions: dict[int, dict[str, ParcelState]] = {}
+def read_compacted(
+    bootstrap: str, topic: str, partition: int
+) -> Iterator[tuple[str, bytes | None]]:
+    """(key, value) of one partition from its start to its end as of now; None = tombstone."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "parcelstream-recovery",  # assign() only: no group membership
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+        if high <= low:
+            return
+        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        while True:
+            for message in consumer.consume(10000, timeout=5):
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        return
+                    raise RuntimeError(f"changelog {topic}[{partition}] read failed: {error}")
+                yield message.key().decode(), message.value()
+                if message.offset() >= high - 1:
+                    return
+    finally:
+        consumer.close()
 
-    def parcels(self, partition: int) -> dict[str, ParcelState]:
-        parcels = self._partitions.get(partition)
-        if parcels is None:
-            parcels = self._partitions[partition] = self.recover(partition)
-        return parcels
 
-    def drop(self, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            self._partitions.pop(partition, None)
+class ChangelogStore(Generic[T]):
+    """Reads and writes one kind of item (parcel, order, model snapshot) in its changelog."""
 
-    def loaded_partitions(self) -> list[int]:
-        return sorted(self._partitions)
-
-    def write_changelog(
-        self, partition: int, changed: list[ParcelState], producer: BatchProducer
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        codec: AvroCodec,
+        schema: str,
+        to_record: Callable[[T], dict[str, Any]],
+        from_record: Callable[[dict[str, Any]], T],
+        key_of: Callable[[T], str],
     ) -> None:
-        encode = self._codec.encode
-        for state in changed:
-            producer.produce(
-                self._topic,
-                encode("ParcelState", state.to_record()),
-                key=state.tracking_number.encode(),
-                partition=partition,
-            )
+        self._bootstrap = bootstrap
+        self.topic = topic
+        self._codec = codec
+        self._schema = schema
+        self._to_record = to_record
+        self._from_record = from_record
+        self._key_of = key_of
 
-    def recover(self, partition: int) -> dict[str, ParcelState]:
-        """Read the changelog partition from its start up to its end as of now."""
+    def read_partition(self, partition: int) -> dict[str, T]:
         started = time.monotonic()
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": "parcelstream-recovery",  # assign() only: no group membership
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
+        items: dict[str, T] = {}
+        for key, value in read_compacted(self._bootstrap, self.topic, partition):
+            if value is None:
+                items.pop(key, None)
+            else:
+                items[key] = self._from_record(self._codec.decode_as(self._schema, value))
+        log.info("recovered %d items of %s[%d] in %.2fs",
+                 len(items), self.topic, partition, time.monotonic() - started)  # fmt: skip
+        return items
+
+    def write(self, partition: int, items: list[T], producer: BatchProducer) -> None:
+        encode, schema, to_record, key_of = (
+            self._codec.encode, self._schema, self._to_record, self._key_of
         )
-        parcels: dict[str, ParcelState] = {}
-        try:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(self._topic, partition), timeout=30
-            )
-            if high > low:
-                consumer.assign([TopicPartition(self._topic, partition, OFFSET_BEGINNING)])
-                done = False
-                while not done:
-                    for message in consumer.consume(10000, timeout=5):
-                        if message.error():
-                            if message.error().code() == -191:  # _PARTITION_EOF
-                                done = True
-                                break
-                            raise RuntimeError(f"changelog read failed: {message.error()}")
-                        if message.offset() >= high - 1:
-                            done = True
-                        value = message.value()
-                        key = message.key().decode()
-                        if value is None:
-                            parcels.pop(key, None)
-                        else:
-                            record = self._codec.decode_as("ParcelState", value)
-                            parcels[key] = ParcelState.from_record(record)
-        finally:
-            consumer.close()
-        log.info(
-            "recovered %d parcels of partition %d in %.2fs",
-            len(parcels),
-            partition,
-            time.monotonic() - started,
-        )
-        return parcels
+        for item in items:
+            producer.produce(
+                self.topic, encode(schema, to_record(item)), key=key_of(item).encode(),
+                partition=partition,
+            )  # fmt: skip

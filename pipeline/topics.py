@@ -33,7 +33,19 @@ PARCEL_STATE = TopicSpec(
 NOTIFICATIONS = TopicSpec("notifications", "Notification", "tracking number", doc="for senders")
 DEAD_LETTERS = TopicSpec("dead-letters", "DeadLetter", "raw event id", doc="unprocessable input")
 
-ALL_TOPICS = (RAW, SHIPMENTS, EVENTS, PARCEL_STATE, NOTIFICATIONS, DEAD_LETTERS)
+EXCEPTIONS = TopicSpec("exceptions", "ParcelException", "tracking number", doc="opened/resolved")
+ORDER_UPDATES = TopicSpec(
+    "order-updates", "OrderParcelUpdate", "order id", doc="parcel summaries for the order stage"
+)
+ORDER_STATE = TopicSpec("order-state", "OrderState", "order id", compacted=True, doc="changelog")
+MODELS = TopicSpec(
+    "models", "ModelSnapshot", "model name", compacted=True, doc="ETA and gap models per partition"
+)
+
+ALL_TOPICS = (
+    RAW, SHIPMENTS, EVENTS, PARCEL_STATE, NOTIFICATIONS, DEAD_LETTERS, EXCEPTIONS,
+    ORDER_UPDATES, ORDER_STATE, MODELS,
+)  # fmt: skip
 
 
 def murmur2(data: bytes) -> int:

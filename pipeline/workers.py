@@ -6,6 +6,7 @@ and chDB allows one session per process, so the parent reads ClickHouse after th
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -25,6 +26,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _plain(value: object) -> str:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter() if getter else value)
+
+
 def env_for(settings: Settings) -> dict[str, str]:
     """The environment that makes a child build exactly these settings."""
     env = dict(os.environ)
@@ -34,6 +40,8 @@ def env_for(settings: Settings) -> dict[str, str]:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
+        elif isinstance(value, dict | list):  # pydantic-settings reads complex values as JSON
+            value = json.dumps(value, default=_plain)
         env[f"PARCELSTREAM_{name.upper()}"] = str(value)
     return env
 

@@ -18,9 +18,12 @@ from typing import Any
 from agents.events import TrackingEvent
 from agents.state import ParcelState
 from pipeline.sinks.engines import ClickHouseError, Engine
+from agents.orders import OrderState
 from pipeline.sinks.migrations import (
     DEAD_LETTER_COLUMNS,
+    EXCEPTION_COLUMNS,
     NOTIFICATION_COLUMNS,
+    ORDER_STATE_COLUMNS,
     PARCEL_STATE_COLUMNS,
     TRACKING_EVENT_COLUMNS,
 )
@@ -32,6 +35,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "parcel_state": PARCEL_STATE_COLUMNS,
     "notifications": NOTIFICATION_COLUMNS,
     "dead_letters": DEAD_LETTER_COLUMNS,
+    "exceptions": EXCEPTION_COLUMNS,
+    "order_state": ORDER_STATE_COLUMNS,
 }
 
 
@@ -54,7 +59,8 @@ def state_row(s: ParcelState) -> tuple[Any, ...]:
         s.country, s.order_id or "", s.service_level, s.customer_ref, s.customer_segment,
         _seconds(s.promised_delivery_ms), int(s.is_return), s.origin_region,
         s.destination_region, _seconds(s.milestones.get("picked_up")),
-        _seconds(s.milestones.get("delivered")),
+        _seconds(s.milestones.get("delivered")), _seconds(s.eta_ms), _seconds(s.eta_low_ms),
+        _seconds(s.eta_high_ms), s.eta_level, int(s.predicted_late), sorted(s.open_exceptions),
     )  # fmt: skip
 
 
@@ -63,6 +69,22 @@ def notification_row(n: dict[str, Any]) -> tuple[Any, ...]:
         n["notification_id"], n["kind"], n["tracking_number"], n["order_id"] or "", n["carrier"],
         n["status"], n["reason"], n["occurred_at"] // 1000, n["created_at"] // 1000,
         n["customer_segment"], n["service_level"], n["message"],
+    )  # fmt: skip
+
+
+def exception_row(x: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        x["exception_id"], x["state"], x["tracking_number"], x["order_id"] or "", x["carrier"],
+        x["kind"], x["severity"], x["opened_at"] // 1000, _seconds(x["resolved_at"]),
+        x["detected_at"] // 1000, x["parcel_status"], x["customer_segment"], x["service_level"],
+    )  # fmt: skip
+
+
+def order_row(o: OrderState) -> tuple[Any, ...]:
+    return (
+        o.order_id, o.version, o.status, o.return_status, _seconds(o.return_received_at_ms),
+        _seconds(o.delivered_at_ms), _seconds(o.eta_ms), _seconds(o.promised_ms), o.customer_ref,
+        o.customer_segment, o.updated_at_ms // 1000, len(o.parcels), o.open_exceptions(),
     )  # fmt: skip
 
 

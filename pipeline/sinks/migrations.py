@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from pipeline.sinks.engines import Engine
+from pipeline.sinks.engines import ClickHouseError, Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,8 @@ PARCEL_STATE_COLUMNS = (
     "tracking_number", "version", "carrier", "status", "reason", "status_at", "last_event_at",
     "updated_at", "event_count", "city", "country", "order_id", "service_level", "customer_ref",
     "customer_segment", "promised_delivery", "is_return", "origin_region", "destination_region",
-    "picked_up_at", "delivered_at",
+    "picked_up_at", "delivered_at", "eta", "eta_low", "eta_high", "eta_level", "predicted_late",
+    "open_exceptions",
 )  # fmt: skip
 NOTIFICATION_COLUMNS = (
     "notification_id", "kind", "tracking_number", "order_id", "carrier", "status", "reason",
@@ -40,6 +41,17 @@ NOTIFICATION_COLUMNS = (
 DEAD_LETTER_COLUMNS = (
     "topic", "partition", "offset", "stage", "error", "raw_event_id", "carrier", "payload_format",
     "payload_b64", "failed_at",
+)  # fmt: skip
+
+EXCEPTION_COLUMNS = (
+    "exception_id", "state", "tracking_number", "order_id", "carrier", "kind", "severity",
+    "opened_at", "resolved_at", "detected_at", "parcel_status", "customer_segment",
+    "service_level",
+)  # fmt: skip
+ORDER_STATE_COLUMNS = (
+    "order_id", "version", "status", "return_status", "return_received_at", "delivered_at",
+    "eta", "promised_delivery", "customer_ref", "customer_segment", "updated_at",
+    "parcel_count", "open_exceptions",
 )  # fmt: skip
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -83,6 +95,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             ORDER BY (topic, partition, offset)""",
         ),
     ),
+    Migration(
+        2,
+        "ETA, exceptions and orders",
+        (
+            # 18.16 has no ADD COLUMN IF NOT EXISTS; `migrate` treats "already exists" as done.
+            "ALTER TABLE {db}.parcel_state ADD COLUMN eta Nullable(DateTime('UTC'))",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN eta_low Nullable(DateTime('UTC'))",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN eta_high Nullable(DateTime('UTC'))",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN eta_level String",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN predicted_late UInt8",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN open_exceptions Array(String)",
+            """CREATE TABLE IF NOT EXISTS {db}.exceptions (
+                exception_id String, state String, tracking_number String, order_id String,
+                carrier String, kind String, severity String, opened_at DateTime('UTC'),
+                resolved_at Nullable(DateTime('UTC')), detected_at DateTime('UTC'),
+                parcel_status String, customer_segment String, service_level String
+            ) ENGINE = ReplacingMergeTree()
+            PARTITION BY toYYYYMM(opened_at)
+            ORDER BY (exception_id, state)""",
+            """CREATE TABLE IF NOT EXISTS {db}.order_state (
+                order_id String, version UInt64, status String, return_status String,
+                return_received_at Nullable(DateTime('UTC')),
+                delivered_at Nullable(DateTime('UTC')), eta Nullable(DateTime('UTC')),
+                promised_delivery Nullable(DateTime('UTC')), customer_ref String,
+                customer_segment String, updated_at DateTime('UTC'), parcel_count UInt32,
+                open_exceptions Array(String)
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY order_id""",
+        ),
+    ),
 )
 
 
@@ -101,7 +143,12 @@ def migrate(engine: Engine) -> list[int]:
         if migration.version in done:
             continue
         for statement in migration.statements:
-            engine.execute(statement.format(db=db))
+            try:
+                engine.execute(statement.format(db=db))
+            except ClickHouseError as exc:
+                # A migration interrupted half-way is re-run from its start.
+                if "already exists" not in str(exc):
+                    raise
         engine.insert(
             "schema_migrations",
             ("version", "name", "applied_at"),

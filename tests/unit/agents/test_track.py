@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 from agents.events import TrackingEvent
-from agents.state import ParcelState
-from agents.track import process_batch
+from agents.track import PartitionState, process_batch
 
 
 def scan(tn: str, event_id: str, status: str, at: int, reason: str = "") -> TrackingEvent:
@@ -20,7 +19,7 @@ SHIPMENT = {
 
 
 def test_batch_dedups_and_notifies_only_on_status_change() -> None:
-    parcels: dict[str, ParcelState] = {}
+    parcels = PartitionState()
     out = process_batch(parcels, [scan("P1", "a", "picked_up", 1)], [SHIPMENT], now_ms=5)
     assert [n["kind"] for n in out.notifications] == ["shipped"]
     assert out.notifications[0]["order_id"] == "O1"
@@ -40,13 +39,13 @@ def test_batch_dedups_and_notifies_only_on_status_change() -> None:
 
 
 def test_notification_ids_are_stable_across_replays() -> None:
-    first = process_batch({}, [scan("P1", "d", "delivered", 9)], [], now_ms=1)
-    again = process_batch({}, [scan("P1", "d", "delivered", 9)], [], now_ms=2)
+    first = process_batch(PartitionState(), [scan("P1", "d", "delivered", 9)], [], now_ms=1)
+    again = process_batch(PartitionState(), [scan("P1", "d", "delivered", 9)], [], now_ms=2)
     assert first.notifications[0]["notification_id"] == again.notifications[0]["notification_id"]
 
 
 def test_late_out_of_order_scan_is_silent() -> None:
-    parcels: dict[str, ParcelState] = {}
+    parcels = PartitionState()
     process_batch(parcels, [scan("P1", "d", "delivered", 9)], [], now_ms=1)
     out = process_batch(parcels, [scan("P1", "c", "out_for_delivery", 8)], [], now_ms=2)
     assert out.notifications == [] and len(out.new_events) == 1

@@ -7,8 +7,9 @@ import pytest
 from fastavro import parse_schema, schemaless_reader
 
 from agents.events import from_columns, to_columns
+from agents.orders import OrderState
 from agents.state import ParcelState
-from agents.track import process_batch
+from agents.track import PartitionState, process_batch
 from pipeline.codec import SCHEMA_ORDER, SCHEMAS_DIR, AvroCodec, CodecError
 from pipeline.ingest import raw_envelope
 from pipeline.simulator import simulate
@@ -16,9 +17,18 @@ from tests.unit.agents.test_track import SHIPMENT, scan
 
 
 def sample_records() -> dict[str, dict]:
-    out = process_batch({}, [scan("P1", "a", "delivered", 1_000)], [SHIPMENT], now_ms=5_000)
+    out = process_batch(PartitionState(), [scan("P1", "a", "delivered", 1_000)], [SHIPMENT], now_ms=5_000)
     event = out.new_events[0].to_record()
+    damaged = process_batch(
+        PartitionState(), [scan("P1", "x", "exception", 2_000, "damaged")], [SHIPMENT], now_ms=6_000
+    )
+    order = OrderState("O1")
+    order.apply(out.order_updates[0], now_ms=7_000)
     return {
+        "ParcelException": damaged.exceptions[0],
+        "OrderParcelUpdate": out.order_updates[0],
+        "OrderState": order.to_record(),
+        "ModelSnapshot": {"name": "eta", "partition": 3, "model_json": "{}", "updated_at": 1},
         "Address": {"city": "Oslo", "region": "", "postal_code": "0150", "country": "NO"},
         "RawCarrierEvent": raw_envelope("acme", "generic", b'{"x": 1}', "test", "P1", {"k": "v"}, 1),
         "ShipmentRegistered": SHIPMENT,
@@ -90,7 +100,7 @@ def test_simulated_feed_encodes() -> None:
 def test_columnar_batch_round_trips_to_the_same_events() -> None:
     codec = AvroCodec()
     events = process_batch(
-        {}, [scan("P1", "a", "picked_up", 1), scan("P2", "b", "delivered", 2)], [], now_ms=3
+        PartitionState(), [scan("P1", "a", "picked_up", 1), scan("P2", "b", "delivered", 2)], [], now_ms=3
     ).new_events
     decoded = codec.decode_as("TrackingEventBatch", codec.encode("TrackingEventBatch", to_columns(events)))
     assert from_columns(decoded) == events
