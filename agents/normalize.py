@@ -57,7 +57,12 @@ class Normalizer:
         return table
 
     def canonical(self, mapping: str, code: str) -> Canonical:
-        found = self.table(mapping).get(code.upper())
+        table = self.table(mapping)
+        found = table.get(code.upper())
+        if found is None and "-" in code:
+            # "STATUS-REASON" codes (X12 AT7-01 + AT7-02): an unlisted reason still has a
+            # known status.
+            found = table.get(code.split("-", 1)[0].upper())
         if found is None:
             self.unknown_codes[(mapping, code)] += 1
             return UNKNOWN
