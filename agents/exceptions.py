@@ -11,6 +11,11 @@ Derived kinds:
 - predicted_late: the ETA lies past the promise (before the promise passes);
 - repeated_failed_attempts: two or more failed delivery attempts;
 - expired: no update for 30 days (configurable).
+
+Clock-based kinds (stuck, late, expired) open only once the parcel's feed has *settled*: no
+new scan received for `settle_ms`. While a backlog is being replayed (or a carrier delivers a
+day of scans at once) the next batch may hold the delivery, and an alarm raised in between
+would be disproved seconds later; the timer re-checks once the feed is quiet.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class ExceptionPolicy:
     stuck_gap_factor: float = 2.0
     stuck_min_samples: int = 30
     expire_after_ms: int = 30 * _DAY_MS
+    settle_ms: int = 10 * 60_000
 
 
 def severity(kind: str, segment: str, service_level: str) -> str:
@@ -99,7 +105,11 @@ def should_be_open(state: ParcelState, now_ms: int, stuck_after_ms: int,
     """kind -> since when (epoch ms) for every exception whose condition holds now."""
     kinds: dict[str, int] = {}
     status, status_at = state.status, state.status_at_ms or 0
-    if state.reason in _REASON_KINDS and (status == Status.EXCEPTION or status not in _TERMINAL):
+    # A failed attempt's reason (recipient unavailable, no access) is detail of that attempt.
+    reason_counts = status == Status.EXCEPTION or (
+        status not in _TERMINAL and status != Status.FAILED_ATTEMPT
+    )
+    if state.reason in _REASON_KINDS and reason_counts:
         kinds[state.reason] = status_at
     elif status == Status.EXCEPTION:
         kinds["carrier_exception"] = status_at  # the carrier gave no reason we know
@@ -112,6 +122,9 @@ def should_be_open(state: ParcelState, now_ms: int, stuck_after_ms: int,
         failures = [h.occurred_at_ms for h in state.history if h.status == Status.FAILED_ATTEMPT]
         if len(failures) >= 2:
             kinds["repeated_failed_attempts"] = failures[1]
+    received = state.last_received_at_ms
+    if received is not None and now_ms - received < policy.settle_ms:
+        return kinds
     last = state.last_event_at_ms
     if status not in _TERMINAL and last is not None:
         if now_ms - last > stuck_after_ms:
@@ -134,6 +147,8 @@ def next_deadlines(state: ParcelState, now_ms: int, stuck_after_ms: int,
         return []
     last = state.last_event_at_ms
     candidates = [last + stuck_after_ms + 1, last + policy.expire_after_ms + 1]
+    if state.last_received_at_ms is not None:
+        candidates.append(state.last_received_at_ms + policy.settle_ms + 1)
     if state.promised_delivery_ms is not None:
         candidates.append(state.promised_delivery_ms + 1)
     return [t for t in candidates if t > now_ms]

@@ -1,13 +1,17 @@
 """Which state changes a shopper hears about, and the message each one carries.
 
-Only a change of (status, reason) can notify, so repeated in-transit scans, duplicates and
-late scans that do not move the parcel emit nothing. The notification id is derived from the
-change itself, so a replay produces the same id and senders can drop repeats.
+Only a change can notify: of (status, reason), an exception opening, or the ETA moving by more
+than the rule's threshold since the ETA last announced. So repeated in-transit scans,
+duplicates and late scans that do not move the parcel emit nothing. The notification id is
+derived from the change itself, so a replay produces the same id and senders can drop
+repeats. Which kinds reach whom is data (`NotificationRules`, loaded from a YAML file by the
+pipeline), per customer segment and service level.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +39,66 @@ _TEMPLATES: dict[str, str] = {
     "returned": "Your parcel {tn} was returned to the sender.",
     "return_received": "We received your return {tn}; your refund is on its way.",
     "predicted_late": "Your parcel {tn} is running late; new estimate {eta}.",
+    "eta_moved": "New delivery estimate for your parcel {tn}: {eta}.",
 }
+
+ALL_KINDS = frozenset({*KIND_BY_STATUS.values(), "exception", "predicted_late", "eta_moved",
+                       "return_received"})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOverride:
+    kinds: frozenset[str] | None = None
+    add: frozenset[str] = frozenset()
+    drop: frozenset[str] = frozenset()
+    eta_moved_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    kinds: frozenset[str]
+    eta_moved_ms: int
+
+
+@dataclass
+class NotificationRules:
+    """Default rule, overridden by service level, then by customer segment (segment wins)."""
+
+    default: RuleOverride = field(
+        default_factory=lambda: RuleOverride(kinds=ALL_KINDS, eta_moved_ms=12 * 3_600_000)
+    )
+    services: dict[str, RuleOverride] = field(default_factory=dict)
+    segments: dict[str, RuleOverride] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], Rule] = field(default_factory=dict, repr=False)
+
+    def for_parcel(self, segment: str, service_level: str) -> Rule:
+        rule = self._cache.get((segment, service_level))
+        if rule is None:
+            kinds, eta_moved = set(self.default.kinds or ()), self.default.eta_moved_ms or 0
+            for override in (self.services.get(service_level), self.segments.get(segment)):
+                if override is None:
+                    continue
+                if override.kinds is not None:
+                    kinds = set(override.kinds)
+                kinds = (kinds | override.add) - override.drop
+                eta_moved = override.eta_moved_ms or eta_moved
+            rule = self._cache[(segment, service_level)] = Rule(frozenset(kinds), eta_moved)
+        return rule
+
+
+def eta_moved_notifications(state: ParcelState, now_ms: int, rule: Rule) -> list[dict[str, Any]]:
+    """Announce an ETA that moved by at least the rule's threshold since the last one told."""
+    if state.eta_ms is None or "delivered" in state.milestones:
+        return []
+    if state.notified_eta_ms is None:
+        state.notified_eta_ms = state.eta_ms  # the first ETA rides along with other messages
+        return []
+    if abs(state.eta_ms - state.notified_eta_ms) < rule.eta_moved_ms:
+        return []
+    state.notified_eta_ms = state.eta_ms
+    key = notification_id(state.tracking_number, "eta_moved", str(state.eta_ms))
+    return [_record(key, "eta_moved", state, "", state.status_at_ms or now_ms, now_ms)]
+
 
 # Exception kinds that already reach the shopper through a status notification.
 _ANNOUNCED_BY_STATUS = frozenset({"failed_attempt", "returned_to_sender"})
@@ -105,4 +168,8 @@ def _record(key: str, kind: str, state: ParcelState, reason: str, occurred_at: i
         "service_level": state.service_level,
         "location": {"city": state.city, "region": "", "postal_code": "", "country": state.country},
         "message": message,
+        "eta": state.eta_ms,
+        "eta_low": state.eta_low_ms,
+        "eta_high": state.eta_high_ms,
+        "is_return": state.is_return,
     }

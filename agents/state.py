@@ -72,6 +72,7 @@ class ParcelState:
     status_at_ms: int | None = None
     status_event_id: str = ""
     last_event_at_ms: int | None = None
+    last_received_at_ms: int | None = None
     updated_at_ms: int = 0
     city: str = ""
     country: str = ""
@@ -91,6 +92,7 @@ class ParcelState:
     eta_high_ms: int | None = None
     eta_level: str = ""
     predicted_late: bool = False
+    notified_eta_ms: int | None = None
     open_exceptions: dict[str, int] = field(default_factory=dict)
 
     # -- transitions ---------------------------------------------------------------------------
@@ -124,6 +126,8 @@ class ParcelState:
                     self.milestones[milestone] = event.occurred_at_ms
             if not self.carrier:
                 self.carrier = event.carrier
+            if self.last_received_at_ms is None or event.received_at_ms > self.last_received_at_ms:
+                self.last_received_at_ms = event.received_at_ms
             accepted.append(event)
         if accepted:
             self._recompute()
@@ -147,6 +151,8 @@ class ParcelState:
         if changed:
             self.version += 1
             self.updated_at_ms = now_ms
+            # A registration is news about the parcel too: its scans may be right behind it.
+            self.last_received_at_ms = max(self.last_received_at_ms or 0, now_ms)
         return changed
 
     def _shipment_fields(self) -> tuple[object, ...]:
@@ -197,6 +203,7 @@ class ParcelState:
             "reason": self.reason,
             "status_at": self.status_at_ms,
             "last_event_at": self.last_event_at_ms,
+            "last_received_at": self.last_received_at_ms,
             "updated_at": self.updated_at_ms,
             "event_count": len(self.history),
             "location": {"city": self.city, "region": "", "postal_code": "", "country": self.country},
@@ -223,6 +230,7 @@ class ParcelState:
             "eta_high": self.eta_high_ms,
             "eta_level": self.eta_level,
             "predicted_late": self.predicted_late,
+            "notified_eta": self.notified_eta_ms,
             "open_exceptions": self.open_exceptions,
         }
 
@@ -248,6 +256,7 @@ class ParcelState:
             version=record["version"],
             carrier=record["carrier"],
             updated_at_ms=record["updated_at"],
+            last_received_at_ms=record["last_received_at"],
             milestones=dict(record["milestones"]),
             history=history,
             seen={h.event_id for h in history},
@@ -264,6 +273,7 @@ class ParcelState:
             eta_high_ms=record["eta_high"],
             eta_level=record["eta_level"],
             predicted_late=record["predicted_late"],
+            notified_eta_ms=record["notified_eta"],
             open_exceptions=dict(record["open_exceptions"]),
         )
         state._recompute()

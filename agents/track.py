@@ -18,7 +18,12 @@ from agents.exceptions import (
     severity,
     should_be_open,
 )
-from agents.notify import exception_notifications, notifications_for
+from agents.notify import (
+    NotificationRules,
+    eta_moved_notifications,
+    exception_notifications,
+    notifications_for,
+)
 from agents.state import ParcelState
 from agents.timers import DeadlineHeap
 
@@ -26,6 +31,9 @@ from agents.timers import DeadlineHeap
 ETA_MILESTONES = (
     "info_received", "picked_up", "departed_origin", "arrived_at_destination", "out_for_delivery",
 )  # fmt: skip
+
+
+_DEFAULT_RULES = NotificationRules()
 
 
 @dataclass(slots=True)
@@ -70,6 +78,7 @@ def process_batch(
     shipments: list[dict[str, Any]],
     now_ms: int,
     policy: ExceptionPolicy | None = None,
+    rules: NotificationRules | None = None,
 ) -> BatchOutput:
     """Apply a batch to the partition (mutated in place).
 
@@ -78,6 +87,7 @@ def process_batch(
     "out for delivery" and "delivered" for one parcel announces only the delivery.
     """
     policy = policy or ExceptionPolicy()
+    rules = rules or _DEFAULT_RULES
     parcels = part.parcels
     out = BatchOutput()
     before: dict[str, tuple[tuple[str, str], int, bool]] = {}
@@ -114,8 +124,11 @@ def process_batch(
         _refresh_eta(part, state)
         opened = _update_exceptions(part, state, now_ms, policy, out)
         out.changed.append(state)
-        out.notifications.extend(notifications_for(status_before, state, now_ms))
-        out.notifications.extend(exception_notifications(opened, state, now_ms))
+        rule = rules.for_parcel(state.customer_segment, state.service_level)
+        notes = notifications_for(status_before, state, now_ms)
+        notes += exception_notifications(opened, state, now_ms)
+        notes += eta_moved_notifications(state, now_ms, rule)
+        out.notifications.extend(n for n in notes if n["kind"] in rule.kinds)
         if state.order_id:
             out.order_updates.append(order_update(state))
         part.schedule(state, now_ms, policy)
@@ -123,10 +136,14 @@ def process_batch(
 
 
 def process_timers(
-    part: PartitionState, now_ms: int, policy: ExceptionPolicy | None = None
+    part: PartitionState,
+    now_ms: int,
+    policy: ExceptionPolicy | None = None,
+    rules: NotificationRules | None = None,
 ) -> BatchOutput:
     """Re-evaluate the parcels whose deadlines passed: stuck, late, expired."""
     policy = policy or ExceptionPolicy()
+    rules = rules or _DEFAULT_RULES
     out = BatchOutput()
     for tracking_number in part.timers.due(now_ms):
         state = part.parcels.get(tracking_number)
@@ -137,7 +154,9 @@ def process_timers(
             state.version += 1
             state.updated_at_ms = now_ms
             out.changed.append(state)
-            out.notifications.extend(exception_notifications(opened, state, now_ms))
+            rule = rules.for_parcel(state.customer_segment, state.service_level)
+            notes = exception_notifications(opened, state, now_ms)
+            out.notifications.extend(n for n in notes if n["kind"] in rule.kinds)
             if state.order_id:
                 out.order_updates.append(order_update(state))
         part.schedule(state, now_ms, policy)

@@ -41,11 +41,18 @@ class BatchProducer:
             self._errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
 
     def produce(
-        self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {"key": key, "on_delivery": self._on_delivery}
         if partition is not None:
             kwargs["partition"] = partition
+        if headers:
+            kwargs["headers"] = headers
         while True:
             try:
                 self._producer.produce(topic, value, **kwargs)

@@ -33,6 +33,7 @@ from connectors import ConnectorError
 from pipeline import metrics
 from pipeline.codec import AvroCodec, CodecError
 from pipeline.kafka_io import BatchProducer
+from pipeline.notification_rules import load_rules
 from pipeline.settings import Settings
 from pipeline.sinks.clickhouse import (
     ClickHouseSink,
@@ -85,6 +86,20 @@ class StepStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+NOTIFICATION_HEADERS = (
+    "notification_id", "kind", "tracking_number", "order_id", "customer_ref", "message"
+)  # fmt: skip
+
+
+def notification_headers(notification: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """Routing fields as plain UTF-8 headers, for consumers that cannot read Avro (kcat)."""
+    return [
+        (name, str(notification[name]).encode())
+        for name in NOTIFICATION_HEADERS
+        if notification[name] is not None
+    ]
+
+
 class StepLog:
     """Logs, every `every` seconds, how busy a step was: batches, messages, events and the
     share of wall time spent inside the step (the rest is Faust fetching or idle)."""
@@ -125,6 +140,7 @@ class Pipeline:
         self.track_sink = ClickHouseSink(engine)
         self.order_sink = ClickHouseSink(engine)
         self.policy = settings.exception_policy
+        self.rules = load_rules(settings.notification_rules_file)
         self.events_topic = settings.topic(EVENTS.suffix)
         self.notifications_topic = settings.topic(NOTIFICATIONS.suffix)
         self.dead_letter_topic = settings.topic(DEAD_LETTERS.suffix)
@@ -279,7 +295,9 @@ class Pipeline:
         for partition in sorted(set(events) | set(shipments)):
             batch_events = events.get(partition, [])
             part = self.partition(partition)
-            out = process_batch(part, batch_events, shipments.get(partition, []), now, self.policy)
+            out = process_batch(
+                part, batch_events, shipments.get(partition, []), now, self.policy, self.rules
+            )
             stats.events += len(batch_events)
             stats.duplicates += out.duplicates
             stats.notifications += len(out.notifications)
@@ -296,7 +314,7 @@ class Pipeline:
         now = now_ms()
         changed = 0
         for partition, part in list(self._partitions.items()):
-            out = process_timers(part, now, self.policy)
+            out = process_timers(part, now, self.policy, self.rules)
             if out.changed:
                 changed += len(out.changed)
                 self._emit(partition, part, out, now)
@@ -317,6 +335,7 @@ class Pipeline:
                 self.notifications_topic,
                 encode("Notification", notification),
                 key=notification["tracking_number"].encode(),
+                headers=notification_headers(notification),
             )
         for exception in out.exceptions:
             self.producer.produce(

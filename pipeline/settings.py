@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     )
     poll_rate_per_second: float = Field(5.0, gt=0, description="Carrier API calls per second.")
 
+    # Notifications
+    notification_rules_file: Path = Field(
+        REPO_ROOT / "pipeline" / "notification_rules.yaml",
+        description="Which changes notify whom, per customer segment and service level.",
+    )
+
     # Exceptions and timers
     stuck_default_seconds: float = Field(
         3 * 86400, gt=0, description="Silence that makes a parcel stuck before gaps are learned."
@@ -65,6 +71,9 @@ class Settings(BaseSettings):
     stuck_min_seconds: float = Field(12 * 3600, gt=0, description="Learned threshold floor.")
     stuck_max_seconds: float = Field(7 * 86400, gt=0, description="Learned threshold ceiling.")
     expire_after_seconds: float = Field(30 * 86400, gt=0, description="No update -> expired.")
+    exception_settle_seconds: float = Field(
+        600, ge=0, description="Quiet time after the last received scan before stuck/late/expired."
+    )
     timer_interval: float = Field(5.0, gt=0, description="Seconds between deadline checks.")
     model_snapshot_seconds: float = Field(
         10.0, gt=0, description="At most this often a partition's learned models are saved."
@@ -81,6 +90,7 @@ class Settings(BaseSettings):
             stuck_min_ms=int(self.stuck_min_seconds * 1000),
             stuck_max_ms=int(self.stuck_max_seconds * 1000),
             expire_after_ms=int(self.expire_after_seconds * 1000),
+            settle_ms=int(self.exception_settle_seconds * 1000),
         )
 
     @property

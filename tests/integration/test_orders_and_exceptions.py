@@ -43,7 +43,7 @@ def scans(*items: tuple[str, str, int]) -> dict:
 def test_orders_returns_and_stuck_parcels(run_settings: Settings, tmp_path: Path) -> None:
     settings = run_settings.model_copy(
         update={"stuck_default_seconds": 4, "stuck_min_seconds": 1, "stuck_max_seconds": 4,
-                "timer_interval": 0.5}  # fmt: skip
+                "timer_interval": 0.5, "exception_settle_seconds": 1}  # fmt: skip
     )
     publisher = Publisher(settings, AvroCodec())
     now = int(time.time()) * 1000

@@ -1,0 +1,159 @@
+"""The generic CSV file drop, for carriers whose systems export spreadsheets rather than APIs.
+
+One header row, then one scan per row. Header names are matched case-insensitively, with spaces
+and dashes read as underscores ("Tracking Number" == tracking_number):
+
+    required  tracking_number, status_code, event_time
+    optional  carrier, description, event_date, utc_offset, timezone,
+              city, state, postal_code, country
+
+`status_code` uses the carrier-neutral code set in connectors/mappings/csv.csv (the same codes as
+the generic JSON webhook). `event_time` is ISO 8601 ("2026-11-18T09:12:00-05:00",
+"2026-11-18 09:12"), a date alone, or a time alone ("09:12") when `event_date` holds the date.
+`carrier` falls back to the context's carrier. Delimiter: `,`, `;` or tab, whichever the header
+line holds most of (spreadsheets localised for Europe write `;`); a UTF-8 BOM is dropped and a
+file that is not UTF-8 is read as Windows-1252, which is what Excel writes otherwise.
+
+Zone rule: an offset inside `event_time` is exact; else `utc_offset` ("-05:00") is exact; else
+`timezone` (an IANA name, DST-aware via zoneinfo) is exact; else the time is read as UTC and
+flagged `zone_assumed`. A date without a time is noon in that zone, always flagged.
+
+A row that cannot become a scan (no tracking number, no code, unreadable time) is a problem and
+is skipped; a file without the required columns is a ParseError.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
+from connectors.places import city_name, country_code, postal_code
+from connectors.times import parse_iso, parse_offset
+
+MAPPING = "csv"
+
+REQUIRED = ("tracking_number", "status_code", "event_time")
+OPTIONAL = (
+    "carrier", "description", "event_date", "utc_offset", "timezone",
+    "city", "state", "postal_code", "country",
+)  # fmt: skip
+_DELIMITERS = (",", ";", "\t")
+
+
+def _decode(payload: bytes, problems: list[str]) -> str:
+    try:
+        return payload.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problems.append("file is not UTF-8; read as Windows-1252")
+        return payload.decode("cp1252", errors="replace")
+
+
+def _header_name(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def _delimiter(text: str) -> str:
+    """The candidate the first non-blank line holds most of; csv.Sniffer guesses wrong on
+    short files whose data rows contain commas in quoted fields, so count on the header only."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    return max(_DELIMITERS, key=header.count)
+
+
+def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
+    result = ParseResult()
+    text = _decode(payload, result.problems).replace("\x00", "")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        header = next((row for row in reader if any(cell.strip() for cell in row)), None)
+        if header is None:
+            raise ParseError("empty file: no header row")
+        columns: dict[str, int] = {}
+        for index, name in enumerate(header):
+            columns.setdefault(_header_name(name), index)
+        missing = [name for name in REQUIRED if name not in columns]
+        if missing:
+            raise ParseError(
+                f"header lacks required column(s) {', '.join(missing)}; "
+                f"found: {', '.join(columns) or 'none'}"
+            )
+        wanted = [(name, columns[name]) for name in REQUIRED + OPTIONAL if name in columns]
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # blank lines and rows of empty cells
+            fields = {name: row[i].strip() if i < len(row) else "" for name, i in wanted}
+            try:
+                result.scans.append(_scan(fields, ctx))
+            except ParseError as exc:
+                result.problems.append(f"line {reader.line_num}: {exc.reason}; row skipped")
+    except csv.Error as exc:
+        raise ParseError(f"unreadable CSV near line {reader.line_num}: {exc}") from None
+    if not result.scans:
+        result.problems.append("file holds no usable rows")
+    return result
+
+
+def _zone(fields: dict[str, str]) -> tuple[tzinfo | None, str]:
+    """(zone the row names, problem). None when the row names no zone (UTC is assumed)."""
+    if fields.get("utc_offset"):
+        try:
+            return parse_offset(fields["utc_offset"]), ""
+        except ParseError as exc:
+            return None, exc.reason
+    name = fields.get("timezone", "")
+    if name:
+        try:
+            return ZoneInfo(name), ""
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            return None, f"unknown time zone {name!r}"
+    return None, ""
+
+
+def _occurred_at(fields: dict[str, str]) -> tuple[int, bool]:
+    moment = fields["event_time"]
+    if fields.get("event_date") and len(moment) <= 8 and ":" in moment:  # a time alone
+        hour_digits = moment.index(":")
+        moment = f"{fields['event_date']}T{'0' * (hour_digits == 1)}{moment}"  # 9:05 -> 09:05
+    zone, problem = _zone(fields)
+    if problem:
+        raise ParseError(problem)
+    try:
+        occurred_at_ms, assumed = parse_iso(moment, zone) if zone else parse_iso(moment)
+    except (OverflowError, ValueError) as exc:
+        raise ParseError(f"event_time {moment!r} out of range: {exc}") from None
+    has_time = len(moment) > 10
+    return occurred_at_ms, assumed and not (zone is not None and has_time)
+
+
+def _scan(fields: dict[str, str], ctx: ParseContext) -> CarrierScan:
+    tracking_number, code = fields["tracking_number"], fields["status_code"].upper()
+    if not tracking_number:
+        raise ParseError("tracking_number is empty")
+    if not code:
+        raise ParseError("status_code is empty")
+    if not fields["event_time"]:
+        raise ParseError("event_time is empty")
+    carrier = fields.get("carrier") or ctx.carrier
+    if not carrier:
+        raise ParseError("no carrier in the row or the request")
+    occurred_at_ms, zone_assumed = _occurred_at(fields)
+    city = city_name(fields.get("city"))
+    country = country_code(fields.get("country"))
+    postal = postal_code(fields.get("postal_code"), country)
+    return CarrierScan(
+        event_id=scan_event_id(
+            carrier, tracking_number, code, occurred_at_ms, f"{postal}|{city}|{country}"
+        ),
+        carrier=carrier,
+        tracking_number=tracking_number,
+        code=code,
+        description=fields.get("description", ""),
+        occurred_at_ms=occurred_at_ms,
+        zone_assumed=zone_assumed,
+        city=city,
+        region=fields.get("state", ""),
+        postal_code=postal,
+        country=country,
+    )

@@ -1,0 +1,183 @@
+"""UPS Track API v1 responses (GET /api/track/v1/details/{inquiryNumber}) -> `CarrierScan`s.
+
+Shape, from the UPS Tracking API OpenAPI spec (developer.ups.com, TrackApiResponse):
+
+    {"trackResponse": {"shipment": [
+        {"inquiryNumber": "1Z...",
+         "warnings": [{"code": "TW0001", "message": "Tracking Information Not Found"}],
+         "package": [
+            {"trackingNumber": "1Z...",
+             "activity": [
+                {"date": "20210210", "time": "071356",
+                 "gmtDate": "20210210", "gmtTime": "121356", "gmtOffset": "-05:00",
+                 "status": {"type": "X", "code": "SR", "statusCode": "003",
+                            "description": "Your package was released by the customs agency."},
+                 "location": {"address": {"city": "Wayne", "stateProvince": "NJ",
+                                          "postalCode": "07470", "countryCode": "US"}}}]}]}]}}
+
+A rejected request comes back as {"response": {"errors": [{"code", "message"}]}}.
+
+Code: `status.statusCode`, zero-padded to three digits ("011"): the spec calls it "the activity
+package detail status code" and the Tracking appendix ("Status/Description Codes") gives each
+one a customer-facing meaning, so it maps one-to-one. When an activity has no statusCode the
+one- or two-letter `status.type` (D, I, M, MV, X, P, O, RS, ...) is used instead; the two sets
+never collide. The two-letter `status.code` (SR, FS, ...) is kept only in the description.
+
+Time rule: `date` (YYYYMMDD) and `time` (HHMMSS) are wall-clock time at the scan location. The
+spec's `gmtDate`/`gmtTime` (UTC) win when present, exact; else `date`+`time` with `gmtOffset`,
+exact; else `date`+`time` read as UTC and flagged `zone_assumed` (no time: noon, flagged). The
+spec's example writes gmtTime unpadded ("74700"), responses seen in the field "20:04:35": both
+are read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
+from connectors.places import city_name, country_code, postal_code
+from connectors.times import parse_local
+
+MAPPING = "ups"
+CARRIER = "ups"
+
+
+def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
+    try:
+        document = json.loads(payload)
+    except (ValueError, TypeError, RecursionError) as exc:  # ValueError covers bad UTF-8
+        raise ParseError(f"not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ParseError("expected a JSON object at the top level")
+    result = ParseResult()
+    track = document.get("trackResponse")
+    if track is None:
+        errors = _dict(document.get("response")).get("errors")
+        if not isinstance(errors, list):
+            raise ParseError('not a UPS Track response: no "trackResponse" and no errors')
+        result.problems.extend(f"request rejected: {_message(error)}" for error in errors)
+        return result
+    shipments = _dict(track).get("shipment")
+    if not isinstance(shipments, list):
+        raise ParseError("trackResponse.shipment must be a list")
+
+    for index, shipment in enumerate(shipments):
+        if not isinstance(shipment, dict):
+            result.problems.append(f"shipment[{index}] is not an object")
+            continue
+        inquiry = _text(shipment, "inquiryNumber")
+        label = inquiry or f"shipment[{index}]"
+        warnings = shipment.get("warnings")
+        for warning in warnings if isinstance(warnings, list) else ():
+            result.problems.append(f"{label}: {_message(warning)}")
+        packages = shipment.get("package")
+        if not isinstance(packages, list) or not packages:
+            if not warnings:
+                result.problems.append(f"{label}: no packages")
+            continue
+        for position, package in enumerate(packages):
+            _package(package, inquiry, f"{label} package[{position}]", result)
+    if not shipments:
+        result.problems.append("response holds no shipments")
+    return result
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(obj: Any, key: str) -> str:
+    """A string field, tolerating numbers (UPS sends some codes as either); else ''."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _message(error: Any) -> str:
+    return f"{_text(error, 'code') or '?'} {_text(error, 'message')}".strip()
+
+
+def _package(package: Any, inquiry: str, where: str, result: ParseResult) -> None:
+    if not isinstance(package, dict):
+        result.problems.append(f"{where} is not an object")
+        return
+    number = _text(package, "trackingNumber") or inquiry
+    if not number:
+        result.problems.append(f"{where} has no tracking number")
+        return
+    activities = package.get("activity")
+    if not isinstance(activities, list) or not activities:
+        result.problems.append(f"{number}: no activity")
+        return
+    for index, activity in enumerate(activities):
+        scan = _scan(number, activity, f"{number} activity[{index}]", result.problems)
+        if scan is not None:
+            result.scans.append(scan)
+
+
+def _code(status: dict[str, Any]) -> str:
+    detail = _text(status, "statusCode")
+    if detail.isdigit():
+        return detail.zfill(3)  # the appendix lists "3", the API sends "003": one key for both
+    return (detail or _text(status, "type")).upper()
+
+
+def _clock(value: str) -> str:
+    """'20:04:35', '200435' and the unpadded '74700' -> 'HHMMSS'."""
+    digits = value.replace(":", "")
+    return digits.zfill(6) if digits.isdigit() else value
+
+
+def _when(activity: dict[str, Any]) -> tuple[int, bool]:
+    gmt_date, gmt_time = _text(activity, "gmtDate"), _text(activity, "gmtTime")
+    if gmt_date and gmt_time:
+        return parse_local(gmt_date, _clock(gmt_time), "+00:00", date_format="%Y%m%d",
+                           time_format="%H%M%S")  # fmt: skip
+    return parse_local(_text(activity, "date"), _clock(_text(activity, "time")),
+                       _text(activity, "gmtOffset") or None, date_format="%Y%m%d",
+                       time_format="%H%M%S")  # fmt: skip
+
+
+def _scan(number: str, activity: Any, where: str, problems: list[str]) -> CarrierScan | None:
+    if not isinstance(activity, dict):
+        problems.append(f"{where} is not an object")
+        return None
+    status = _dict(activity.get("status"))
+    code = _code(status)
+    if not code:
+        problems.append(f"{where} has no status code or type")
+        return None
+    try:
+        occurred_at_ms, zone_assumed = _when(activity)
+    except (ParseError, ValueError, OverflowError) as exc:
+        problems.append(f"{where} skipped: unreadable date/time: {exc}")
+        return None
+
+    address = _dict(_dict(activity.get("location")).get("address"))
+    country = country_code(_text(address, "countryCode") or _text(address, "country"))
+    city = city_name(_text(address, "city"))
+    postal = postal_code(_text(address, "postalCode"), country)
+    if not (city or postal or country):
+        problems.append(f"{where} ({code}) has no location")
+
+    description = _text(status, "description")
+    activity_code = _text(status, "code")
+    if activity_code:
+        description = f"{description} [{activity_code}]" if description else activity_code
+    return CarrierScan(
+        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms, f"{postal}|{city}|{country}"),
+        carrier=CARRIER,
+        tracking_number=number,
+        code=code,
+        description=description,
+        occurred_at_ms=occurred_at_ms,
+        zone_assumed=zone_assumed,
+        city=city,
+        region=_text(address, "stateProvince"),
+        postal_code=postal,
+        country=country,
+    )

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import connectors
+from agents.normalize import Normalizer
+from agents.taxonomy import Status
+from connectors import x12_214
+from tests.conftest import FIXTURES
+from tests.golden import assert_golden
+
+MULTI = FIXTURES / "x12_214" / "multi_transaction.edi"
+PIPE = FIXTURES / "x12_214" / "pipe_newline.edi"
+CTX = connectors.ParseContext("odfl", 0, "test")
+ISA = (
+    "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       "
+    "*261118*1405*U*00401*000000001*0*P*>~"
+)
+
+
+def _segments(path: Path) -> tuple[list[str], str, str]:
+    """(segments, element separator, terminator) of a fixture, for mutating it."""
+    text = path.read_text()
+    terminator = "~" if "~" in text else "\n"
+    return [s.strip() for s in text.split(terminator) if s.strip()], text[3], terminator
+
+
+def _must_not_escape(payload: bytes) -> None:
+    """The contract: a parse returns a well-formed result or raises ParseError, nothing else.
+    Calls the module directly: connectors.parse() would wrap any other exception."""
+    try:
+        result = x12_214.parse(payload, CTX)
+    except connectors.ParseError as exc:
+        assert exc.reason
+        return
+    for scan in result.scans:
+        assert isinstance(scan.occurred_at_ms, int)
+        assert scan.tracking_number and scan.code and scan.event_id
+    assert all(isinstance(problem, str) for problem in result.problems)
+
+
+@pytest.mark.parametrize("fixture", [MULTI, PIPE], ids=lambda path: path.stem)
+def test_fixture_matches_golden_pair(fixture: Path) -> None:
+    assert_golden("x12_214", fixture, carrier="odfl")
+
+
+def test_duplicate_scan_keeps_its_event_id() -> None:
+    scans = x12_214.parse(MULTI.read_bytes(), CTX).scans
+    assert scans[2].event_id == scans[3].event_id, "a re-sent AT7 must dedupe to one event"
+    assert len({scan.event_id for scan in scans}) == len(scans) - 1
+
+
+def test_unknown_status_code_maps_to_unknown() -> None:
+    scans = x12_214.parse(MULTI.read_bytes(), CTX).scans
+    unknown = [scan for scan in scans if scan.code == "Z9"]
+    assert len(unknown) == 1 and unknown[0].zone_assumed, "no time code and no MS1: UTC, flagged"
+    assert Normalizer().canonical("x12_214", "Z9").status is Status.UNKNOWN
+
+
+def test_interchange_with_three_transactions_reads_clean() -> None:
+    result = x12_214.parse(MULTI.read_bytes(), CTX)
+    assert result.problems == []
+    assert len({scan.tracking_number for scan in result.scans}) == 3
+    assert result.scans[5].tracking_number == "7781234502", "empty B10-01 falls back to L11 CN"
+
+
+def test_separators_come_from_the_isa_header() -> None:
+    result = x12_214.parse(PIPE.read_bytes(), CTX)
+    assert [scan.code for scan in result.scans] == ["X4", "X6-AO", "AV"]
+    assert result.problems == ["transaction 1001: SE counts '9', found 12"]
+
+
+def test_control_number_mismatches_are_problems() -> None:
+    text = MULTI.read_text().replace("SE*28*0001", "SE*28*9999").replace("GE*3*4711", "GE*2*4711")
+    result = x12_214.parse(text.encode(), CTX)
+    assert len(result.scans) == 13
+    assert "transaction 0001: SE control '9999' does not match '0001'" in result.problems
+    assert "GE counts '2', found 3" in result.problems
+
+
+def test_scac_is_the_carrier_when_the_request_names_none() -> None:
+    scans = x12_214.parse(MULTI.read_bytes(), connectors.ParseContext("", 0)).scans
+    assert {scan.carrier for scan in scans} == {"odfl"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"", "no ISA header"),
+        (b"GS*QM*A*B*20261118*1405*1*X*004010~ST*214*0001~SE*2*0001~", "no ISA header"),
+        (b'{"not": "edi"}', "no ISA header"),
+        (b"ISA*00*  *00", "fewer than 16 elements"),
+        (ISA.replace("*>~", "*~~").encode(), "unusable separators"),
+    ],
+)
+def test_unreadable_payloads_raise_parse_error(payload: bytes, reason: str) -> None:
+    with pytest.raises(connectors.ParseError, match=reason):
+        x12_214.parse(payload, CTX)
+
+
+def test_bad_dates_and_time_codes_are_problems_not_failures() -> None:
+    body = "~".join([
+        ISA[:-1], "ST*214*0001", "B10*PRO1**ABCD", "LX*1", "AT7*X6*NS***20261399*1200*ET",
+        "AT7*X6*NS***20261118*2599*ET", "AT7*X6*NS***20261118*1200*QQ", "MS1*RENO*NV",
+        "AT7*X6*NS***20261118*12", "SE*9*0001", "",
+    ])  # fmt: skip
+    result = x12_214.parse(body.encode(), CTX)
+    assert len(result.scans) == 2 and all(scan.zone_assumed for scan in result.scans)
+    assert len(result.problems) == 4
+
+
+# --- fuzz: only ParseError (or a clean result) may come out ---------------------------------
+
+SEGMENT_IDS = ["ISA", "GS", "ST", "B10", "L11", "N1", "N3", "N4", "LX", "AT7", "MS1", "MS2",
+               "AT8", "SE", "GE", "IEA", "K1", ""]  # fmt: skip
+element = st.text(alphabet=st.characters(codec="latin-1"), max_size=12) | st.sampled_from(
+    ["214", "NS", "AG", "X6", "D1", "LT", "ET", "UT", "20", "20261118", "1200", "00000000",
+     "99991231", "2359", "235959", "1", "0001", "CN", "BM", "US", "CA", "ON", "TX"]
+)  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.binary(max_size=400))
+def test_random_bytes_only_raise_parse_error(payload: bytes) -> None:
+    _must_not_escape(payload)
+    _must_not_escape(ISA.encode() + payload)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(max_size=300))
+def test_random_text_after_isa_only_raises_parse_error(text: str) -> None:
+    _must_not_escape((ISA + text).encode("utf-8", "surrogatepass"))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(SEGMENT_IDS), st.lists(element, max_size=9)), max_size=40),
+    st.sampled_from(["\n", "", "\r\n"]),
+)
+def test_segment_soup_only_raises_parse_error(
+    soup: list[tuple[str, list[str]]], newline: str
+) -> None:
+    body = "".join("*".join([tag, *elements]) + "~" + newline for tag, elements in soup)
+    _must_not_escape((ISA + newline + body).encode("utf-8", "surrogatepass"))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.data(), st.sampled_from([MULTI, PIPE]))
+def test_mutated_fixture_only_raises_parse_error(data: st.DataObject, fixture: Path) -> None:
+    segments, sep, terminator = _segments(fixture)
+    for _ in range(data.draw(st.integers(1, 4))):
+        action = data.draw(st.sampled_from(["delete", "duplicate", "shuffle", "alter", "seps"]))
+        index = data.draw(st.integers(0, len(segments) - 1)) if segments else 0
+        if action == "delete" and segments:
+            del segments[index]
+        elif action == "duplicate" and segments:
+            segments.insert(index, segments[index])
+        elif action == "shuffle":
+            segments = data.draw(st.permutations(segments))
+        elif action == "alter" and segments:
+            elements = segments[index].split(sep)
+            position = data.draw(st.integers(0, len(elements)))
+            elements[position : position + 1] = [data.draw(element)]
+            segments[index] = sep.join(elements)
+        elif action == "seps":
+            new_sep, new_term = data.draw(st.sampled_from(["*", "|", "^", "~", ":", "\n", "A"])), \
+                data.draw(st.sampled_from(["~", "\n", "'", "*", " "]))  # fmt: skip
+            segments = [s.replace(sep, new_sep) for s in segments]
+            sep, terminator = new_sep, new_term
+    _must_not_escape(terminator.join(segments).encode("utf-8", "surrogatepass"))
