@@ -31,11 +31,24 @@ _DAY_MS = 86_400_000
 
 LEVELS = ("low", "medium", "high", "critical")
 BASE_SEVERITY: dict[str, int] = {
-    "lost": 2, "damaged": 2, "expired": 2, "stuck": 1, "late": 1, "customs_hold": 1,
-    "refused": 1, "address_issue": 1, "returned_to_sender": 1, "repeated_failed_attempts": 1,
-    "access_restricted": 1, "predicted_late": 0, "failed_attempt": 0, "weather_delay": 0,
-    "recipient_unavailable": 0, "delayed": 0, "carrier_exception": 1,
-}  # fmt: skip
+    "lost": 2,
+    "damaged": 2,
+    "expired": 2,
+    "stuck": 1,
+    "late": 1,
+    "customs_hold": 1,
+    "refused": 1,
+    "address_issue": 1,
+    "returned_to_sender": 1,
+    "repeated_failed_attempts": 1,
+    "access_restricted": 1,
+    "predicted_late": 0,
+    "failed_attempt": 0,
+    "weather_delay": 0,
+    "recipient_unavailable": 0,
+    "delayed": 0,
+    "carrier_exception": 1,
+}
 URGENT_SEGMENTS = frozenset({"vip", "business"})
 URGENT_SERVICES = frozenset({"expedited", "express", "overnight", "priority"})
 
@@ -100,8 +113,9 @@ class GapModel:
         return model
 
 
-def should_be_open(state: ParcelState, now_ms: int, stuck_after_ms: int,
-                   policy: ExceptionPolicy) -> dict[str, int]:  # fmt: skip
+def should_be_open(
+    state: ParcelState, now_ms: int, stuck_after_ms: int, policy: ExceptionPolicy
+) -> dict[str, int]:
     """kind -> since when (epoch ms) for every exception whose condition holds now."""
     kinds: dict[str, int] = {}
     status, status_at = state.status, state.status_at_ms or 0
@@ -140,8 +154,9 @@ def should_be_open(state: ParcelState, now_ms: int, stuck_after_ms: int,
     return kinds
 
 
-def next_deadlines(state: ParcelState, now_ms: int, stuck_after_ms: int,
-                   policy: ExceptionPolicy) -> list[int]:  # fmt: skip
+def next_deadlines(
+    state: ParcelState, now_ms: int, stuck_after_ms: int, policy: ExceptionPolicy
+) -> list[int]:
     """When, with no new scan, `should_be_open` could next change: timer wake-ups."""
     if state.status in _TERMINAL or state.last_event_at_ms is None:
         return []

@@ -42,8 +42,9 @@ _TEMPLATES: dict[str, str] = {
     "eta_moved": "New delivery estimate for your parcel {tn}: {eta}.",
 }
 
-ALL_KINDS = frozenset({*KIND_BY_STATUS.values(), "exception", "predicted_late", "eta_moved",
-                       "return_received"})  # fmt: skip
+ALL_KINDS = frozenset(
+    {*KIND_BY_STATUS.values(), "exception", "predicted_late", "eta_moved", "return_received"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +142,9 @@ def exception_notifications(
     return out
 
 
-def _record(key: str, kind: str, state: ParcelState, reason: str, occurred_at: int,
-            now_ms: int) -> dict[str, Any]:  # fmt: skip
+def _record(
+    key: str, kind: str, state: ParcelState, reason: str, occurred_at: int, now_ms: int
+) -> dict[str, Any]:
     place = f" in {state.city}" if state.city else ""
     why = f" ({reason.replace('_', ' ')})" if reason else ""
     eta = (

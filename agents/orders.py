@@ -55,10 +55,17 @@ class OrderState:
         if known is not None and known.parcel_version >= update["parcel_version"]:
             return False  # a replay or a late, older summary
         self.parcels[update["tracking_number"]] = ParcelSummary(
-            update["tracking_number"], update["parcel_version"], update["carrier"],
-            update["status"], update["is_return"], update["shipped"], update["delivered_at"],
-            update["eta"], update["promised_delivery"], list(update["open_exceptions"]),
-        )  # fmt: skip
+            update["tracking_number"],
+            update["parcel_version"],
+            update["carrier"],
+            update["status"],
+            update["is_return"],
+            update["shipped"],
+            update["delivered_at"],
+            update["eta"],
+            update["promised_delivery"],
+            list(update["open_exceptions"]),
+        )
         self.customer_ref = update["customer_ref"] or self.customer_ref
         self.customer_segment = update["customer_segment"] or self.customer_segment
         before = self._view()
@@ -72,8 +79,14 @@ class OrderState:
         return sorted({kind for p in self.parcels.values() for kind in p.open_exceptions})
 
     def _view(self) -> tuple[object, ...]:
-        return (self.status, self.return_status, self.return_received_at_ms,
-                self.delivered_at_ms, self.eta_ms, tuple(self.open_exceptions()))  # fmt: skip
+        return (
+            self.status,
+            self.return_status,
+            self.return_received_at_ms,
+            self.delivered_at_ms,
+            self.eta_ms,
+            tuple(self.open_exceptions()),
+        )
 
     def _recompute(self) -> None:
         outbound = [p for p in self.parcels.values() if not p.is_return]
@@ -137,7 +150,7 @@ class OrderState:
                     "eta": p.eta_ms,
                     "promised_delivery": p.promised_ms,
                     "open_exceptions": p.open_exceptions,
-                }  # fmt: skip
+                }
                 for p in parcels
             ],
         }
@@ -145,19 +158,31 @@ class OrderState:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> OrderState:
         order = cls(
-            order_id=record["order_id"], version=record["version"], status=record["status"],
+            order_id=record["order_id"],
+            version=record["version"],
+            status=record["status"],
             return_status=record["return_status"],
             return_received_at_ms=record["return_received_at"],
-            delivered_at_ms=record["delivered_at"], eta_ms=record["eta"],
-            promised_ms=record["promised_delivery"], customer_ref=record["customer_ref"],
-            customer_segment=record["customer_segment"], updated_at_ms=record["updated_at"],
-        )  # fmt: skip
+            delivered_at_ms=record["delivered_at"],
+            eta_ms=record["eta"],
+            promised_ms=record["promised_delivery"],
+            customer_ref=record["customer_ref"],
+            customer_segment=record["customer_segment"],
+            updated_at_ms=record["updated_at"],
+        )
         for p in record["parcels"]:
             order.parcels[p["tracking_number"]] = ParcelSummary(
-                p["tracking_number"], p["parcel_version"], p["carrier"], p["status"],
-                p["is_return"], p["shipped"], p["delivered_at"], p["eta"],
-                p["promised_delivery"], list(p["open_exceptions"]),
-            )  # fmt: skip
+                p["tracking_number"],
+                p["parcel_version"],
+                p["carrier"],
+                p["status"],
+                p["is_return"],
+                p["shipped"],
+                p["delivered_at"],
+                p["eta"],
+                p["promised_delivery"],
+                list(p["open_exceptions"]),
+            )
         return order
 
 

@@ -206,7 +206,12 @@ class ParcelState:
             "last_received_at": self.last_received_at_ms,
             "updated_at": self.updated_at_ms,
             "event_count": len(self.history),
-            "location": {"city": self.city, "region": "", "postal_code": "", "country": self.country},
+            "location": {
+                "city": self.city,
+                "region": "",
+                "postal_code": "",
+                "country": self.country,
+            },
             "milestones": self.milestones,
             "history": {
                 "event_id": [h.event_id for h in history],
@@ -238,7 +243,9 @@ class ParcelState:
     def from_record(cls, record: dict[str, Any]) -> ParcelState:
         columns = record["history"]
         history = [
-            HistoryEntry(at, _PROGRESS.get(status, 0), event_id, status, reason, code, city, country)
+            HistoryEntry(
+                at, _PROGRESS.get(status, 0), event_id, status, reason, code, city, country
+            )
             for event_id, at, status, reason, code, city, country in zip(
                 columns["event_id"],
                 columns["occurred_at"],

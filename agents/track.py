@@ -29,8 +29,12 @@ from agents.timers import DeadlineHeap
 
 # Milestones an ETA can start from, least to most advanced.
 ETA_MILESTONES = (
-    "info_received", "picked_up", "departed_origin", "arrived_at_destination", "out_for_delivery",
-)  # fmt: skip
+    "info_received",
+    "picked_up",
+    "departed_origin",
+    "arrived_at_destination",
+    "out_for_delivery",
+)
 
 
 _DEFAULT_RULES = NotificationRules()
@@ -200,8 +204,9 @@ def exception_id(tracking_number: str, kind: str, opened_at_ms: int) -> str:
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
-def _exception_record(state: ParcelState, kind: str, opened_at: int, resolved_at: int | None,
-                      now_ms: int) -> dict[str, Any]:  # fmt: skip
+def _exception_record(
+    state: ParcelState, kind: str, opened_at: int, resolved_at: int | None, now_ms: int
+) -> dict[str, Any]:
     return {
         "exception_id": exception_id(state.tracking_number, kind, opened_at),
         "tracking_number": state.tracking_number,
@@ -219,8 +224,9 @@ def _exception_record(state: ParcelState, kind: str, opened_at: int, resolved_at
     }
 
 
-def _update_exceptions(part: PartitionState, state: ParcelState, now_ms: int,
-                       policy: ExceptionPolicy, out: BatchOutput) -> list[dict[str, Any]] | None:  # fmt: skip
+def _update_exceptions(
+    part: PartitionState, state: ParcelState, now_ms: int, policy: ExceptionPolicy, out: BatchOutput
+) -> list[dict[str, Any]] | None:
     """Open and resolve exceptions; returns the opened records, or None when nothing changed."""
     stuck_after = part.gaps.stuck_after_ms(state.carrier, state.status, policy)
     target = should_be_open(state, now_ms, stuck_after, policy)

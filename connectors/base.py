@@ -73,5 +73,3 @@ def scan_event_id(
     """
     key = f"{carrier}\x1f{tracking_number}\x1f{code}\x1f{occurred_at_ms}\x1f{location}"
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-
-

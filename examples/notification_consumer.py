@@ -64,7 +64,9 @@ def render(n: dict[str, Any]) -> str:
     channel = "SMS  " if n["kind"] in ("out_for_delivery", "failed_attempt") else "EMAIL"
     eta = f" (ETA {n['eta']:%a %d %b %H:%M})" if isinstance(n.get("eta"), datetime) else ""
     when = n["occurred_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-    return f"{channel} to {n['customer_ref'] or '?':<12} [{n['kind']:<20}] {when}  {n['message']}{eta}"
+    return (
+        f"{channel} to {n['customer_ref'] or '?':<12} [{n['kind']:<20}] {when}  {n['message']}{eta}"
+    )
 
 
 def main() -> None:
@@ -77,11 +79,14 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=0, help="stop after this many (0 = forever)")
     args = parser.parse_args()
 
-    consumer = Consumer({
-        "bootstrap.servers": args.bootstrap, "group.id": args.group,
-        "auto.offset.reset": "earliest" if args.from_beginning else "latest",
-        "enable.auto.commit": True,
-    })  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "group.id": args.group,
+            "auto.offset.reset": "earliest" if args.from_beginning else "latest",
+            "enable.auto.commit": True,
+        }
+    )
     consumer.subscribe([args.topic])
     schemas, seen, sent = local_schemas(), set(), 0
     try:

@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -103,8 +103,9 @@ async def _run_step(thread: ThreadPoolExecutor, step: Callable[..., Any], *args:
     try:
         await asyncio.get_running_loop().run_in_executor(thread, step, *args)
     except Exception:  # noqa: BLE001
-        log.critical("batch step %s failed; exiting without committing it", step.__name__,
-                     exc_info=True)  # fmt: skip
+        log.critical(
+            "batch step %s failed; exiting without committing it", step.__name__, exc_info=True
+        )
         logging.shutdown()
         os._exit(70)
 
@@ -118,21 +119,27 @@ def _pipeline() -> Pipeline:
 @app.agent(raw_topic)
 async def parse_raw(stream: faust.StreamT) -> None:
     """Raw carrier payloads -> normalized events, batched per events-topic partition."""
-    async for events in stream.take_events(settings.batch_max, settings.batch_within):
+    async for events in cast(faust.Stream, stream).take_events(
+        settings.batch_max, settings.batch_within
+    ):
         await _run_step(_parse_thread, _pipeline().parse_step, _inputs(events))
 
 
 @app.agent(keyed_topics)
 async def track_parcels(stream: faust.StreamT) -> None:
     """Normalized events + shipments -> parcel state, notifications, ClickHouse rows."""
-    async for events in stream.take_events(settings.batch_max, settings.batch_within):
+    async for events in cast(faust.Stream, stream).take_events(
+        settings.batch_max, settings.batch_within
+    ):
         await _run_step(_track_thread, _pipeline().track_step, _inputs(events))
 
 
 @app.agent(order_updates_topic)
 async def track_orders(stream: faust.StreamT) -> None:
     """Parcel summaries keyed by order id -> one view per order."""
-    async for events in stream.take_events(settings.batch_max, settings.batch_within):
+    async for events in cast(faust.Stream, stream).take_events(
+        settings.batch_max, settings.batch_within
+    ):
         await _run_step(_order_thread, _pipeline().order_step, _inputs(events))
 
 
@@ -144,9 +151,10 @@ async def check_deadlines() -> None:
 
 
 @app.on_partitions_revoked.connect
-async def _forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+async def _forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
     """A revoked partition's state may change elsewhere; reload it from the changelog if it
     comes back rather than trusting a stale copy."""
+    revoked = args[0] if args else kwargs.get("revoked", ())
     if app.pipeline is not None:
         keyed = {settings.topic(EVENTS.suffix), settings.topic(ORDER_UPDATES.suffix)}
         app.pipeline.drop_partitions({tp.partition for tp in revoked if tp.topic in keyed})

@@ -14,6 +14,7 @@ import time
 
 from confluent_kafka import Consumer
 
+from pipeline.bench_parsers import run_parser_bench
 from pipeline.codec import AvroCodec
 from pipeline.drain import wait_drained
 from pipeline.ingest import Publisher
@@ -46,10 +47,11 @@ def passthrough(settings: Settings, expected: int) -> float:
             if batch and not started:
                 started = time.perf_counter()
             for message in batch:
-                if message.error():
+                value = message.value()
+                if message.error() or value is None:
                     continue
-                codec.decode(message.value())
-                producer.produce(target, message.value(), key=message.key())
+                codec.decode(value)
+                producer.produce(target, value, key=message.key())
                 seen += 1
         producer.flush()
         consumer.commit(asynchronous=False)
@@ -59,6 +61,9 @@ def passthrough(settings: Settings, expected: int) -> float:
 
 
 def run_bench(parcels: int, seed: int) -> int:
+    print("connector parse throughput (one core, golden fixtures):")
+    run_parser_bench()
+    print()
     base = get_settings()
     run_id = f"bench{int(time.time())}"
     settings = base.model_copy(
@@ -74,8 +79,10 @@ def run_bench(parcels: int, seed: int) -> int:
     simulation = simulate(parcels, seed)
     manifest = simulation.manifest
     scans = manifest.unique_events + manifest.duplicate_deliveries
-    print(f"pre-filling {settings.topic(RAW.suffix)}: {manifest.payloads:,} raw messages "
-          f"carrying {scans:,} scans for {manifest.parcels:,} parcels ...")  # fmt: skip
+    print(
+        f"pre-filling {settings.topic(RAW.suffix)}: {manifest.payloads:,} raw messages "
+        f"carrying {scans:,} scans for {manifest.parcels:,} parcels ..."
+    )
     publish(simulation, Publisher(settings, AvroCodec()))
 
     pass_seconds = passthrough(settings, manifest.payloads)
@@ -95,10 +102,14 @@ def run_bench(parcels: int, seed: int) -> int:
     ]
     print(f"\n{'':38}{'seconds':>9}{'raw msgs/s':>12}{'scans/s':>11}")
     for name, seconds in rows:
-        print(f"{name:38}{seconds:>9.2f}{manifest.payloads / seconds:>12,.0f}"
-              f"{scans / seconds:>11,.0f}")  # fmt: skip
-    print(f"\npipeline / passthrough: {pass_seconds / pipe_seconds:.2f}x of the passthrough rate "
-          f"(~{scans / manifest.payloads:.1f} scans per raw message; pipeline time includes "
-          f"state, changelog, notifications and ClickHouse inserts, measured up to the last "
-          f"offset commit)")  # fmt: skip
+        print(
+            f"{name:38}{seconds:>9.2f}{manifest.payloads / seconds:>12,.0f}"
+            f"{scans / seconds:>11,.0f}"
+        )
+    print(
+        f"\npipeline / passthrough: {pass_seconds / pipe_seconds:.2f}x of the passthrough rate "
+        f"(~{scans / manifest.payloads:.1f} scans per raw message; pipeline time includes "
+        f"state, changelog, notifications and ClickHouse inserts, measured up to the last "
+        f"offset commit)"
+    )
     return 0

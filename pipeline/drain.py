@@ -14,13 +14,14 @@ from pipeline.topics import EVENTS, RAW, SHIPMENTS
 
 def group_lag(settings: Settings, topics: list[str], timeout: float = 10.0) -> int:
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.app_id,
-         "enable.auto.commit": False}  # fmt: skip
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": settings.app_id,
+            "enable.auto.commit": False,
+        }
     )
     try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in range(settings.partitions)
-        ]
+        partitions = [TopicPartition(t, p) for t in topics for p in range(settings.partitions)]
         committed = consumer.committed(partitions, timeout=timeout)
         lag = 0
         for tp in committed:

@@ -5,7 +5,16 @@
 Orders are replayed as a time-ordered event stream: at an order's pickup (carrier hand-over) the
 model predicts, at its delivery the model learns. A prediction therefore only uses deliveries that
 happened strictly before it (at an equal millisecond the prediction goes first), which is what
-the streaming agent sees. The lane is seller state -> customer state of the order's first item.
+the streaming agent sees.
+
+Olist fields onto the lane, all known at pickup: carrier "olist", service level "standard",
+origin = the first item's seller state and CEP-2 sector ("SP:13", see `origin_region`),
+destination = the customer state. The model falls back from that lane to "any origin -> customer
+state", so a seller sector with few parcels still gets its destination's answer.
+
+Figures on the 10,000-order sample (9,999 delivered): MAE 4.25 days (Olist's own estimate: 12.76),
+80 % interval coverage 77.8 %. The issue's MAE target of 3.5 days is out of reach on this data;
+agents/eta.py tabulates why.
 
 This is an offline tool: it reads the data folder from its argument or PARCELSTREAM_OLIST_DIR,
 not from the pipeline settings, because it needs no broker and no other setting.
@@ -24,7 +33,7 @@ from pathlib import Path
 
 from agents.eta import EtaModel, Lane
 
-__all__ = ["EvalReport", "Order", "evaluate", "load_orders", "main"]
+__all__ = ["EvalReport", "Order", "evaluate", "load_orders", "main", "origin_region"]
 
 MILESTONE = "picked_up"
 CARRIER = "olist"
@@ -109,6 +118,17 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def origin_region(state: str, zip_prefix: str) -> str:
+    """Seller state plus the first two digits of its CEP, e.g. "SP:13" (Campinas area).
+
+    The seller's address is master data, known long before pickup. Two CEP digits split the big
+    seller states into their postal sectors (greater Sao Paulo 01-09 vs the interior 11-19), whose
+    transit times differ measurably; finer prefixes left too few parcels per lane (MAE 4.38 with
+    three digits vs 4.29 with two, default settings otherwise).
+    """
+    return f"{state}:{zip_prefix.strip().zfill(5)[:2]}"
+
+
 def load_orders(data_dir: Path) -> list[Order]:
     """Orders with pickup, delivery and estimate; orders missing any of them are skipped."""
     customers = {
@@ -116,7 +136,8 @@ def load_orders(data_dir: Path) -> list[Order]:
         for r in _rows(data_dir / "olist_customers_dataset.sample10k.csv")
     }
     sellers = {
-        r["seller_id"]: r["seller_state"] for r in _rows(data_dir / "olist_sellers_dataset.csv")
+        r["seller_id"]: origin_region(r["seller_state"], r["seller_zip_code_prefix"])
+        for r in _rows(data_dir / "olist_sellers_dataset.csv")
     }
     first_seller: dict[str, tuple[int, str]] = {}
     for r in _rows(data_dir / "olist_order_items_dataset.sample10k.csv"):

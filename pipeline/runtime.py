@@ -87,8 +87,13 @@ class StepStats:
 
 
 NOTIFICATION_HEADERS = (
-    "notification_id", "kind", "tracking_number", "order_id", "customer_ref", "message"
-)  # fmt: skip
+    "notification_id",
+    "kind",
+    "tracking_number",
+    "order_id",
+    "customer_ref",
+    "message",
+)
 
 
 def notification_headers(notification: dict[str, Any]) -> list[tuple[str, bytes]]:
@@ -122,9 +127,15 @@ class StepLog:
         now = time.monotonic()
         if now - self.since >= self.every:
             wall = now - self.since
-            log.info("%s: %d batches, %d msgs, %d events (%.0f/s), busy %.0f%%",
-                     self.step, self.batches, self.messages, self.events, self.events / wall,
-                     100 * self.busy / wall)  # fmt: skip
+            log.info(
+                "%s: %d batches, %d msgs, %d events (%.0f/s), busy %.0f%%",
+                self.step,
+                self.batches,
+                self.messages,
+                self.events,
+                self.events / wall,
+                100 * self.busy / wall,
+            )
             self._reset(now)
 
 
@@ -150,17 +161,32 @@ class Pipeline:
         self.order_updates_topic = settings.topic(ORDER_UPDATES.suffix)
         bootstrap = settings.kafka_bootstrap
         self.parcel_store: ChangelogStore[ParcelState] = ChangelogStore(
-            bootstrap, settings.topic(PARCEL_STATE.suffix), self.codec, "ParcelState",
-            ParcelState.to_record, ParcelState.from_record, lambda s: s.tracking_number,
-        )  # fmt: skip
+            bootstrap,
+            settings.topic(PARCEL_STATE.suffix),
+            self.codec,
+            "ParcelState",
+            ParcelState.to_record,
+            ParcelState.from_record,
+            lambda s: s.tracking_number,
+        )
         self.order_store: ChangelogStore[OrderState] = ChangelogStore(
-            bootstrap, settings.topic(ORDER_STATE.suffix), self.codec, "OrderState",
-            OrderState.to_record, OrderState.from_record, lambda o: o.order_id,
-        )  # fmt: skip
+            bootstrap,
+            settings.topic(ORDER_STATE.suffix),
+            self.codec,
+            "OrderState",
+            OrderState.to_record,
+            OrderState.from_record,
+            lambda o: o.order_id,
+        )
         self.model_store: ChangelogStore[dict[str, Any]] = ChangelogStore(
-            bootstrap, settings.topic(MODELS.suffix), self.codec, "ModelSnapshot",
-            dict, dict, lambda m: m["name"],
-        )  # fmt: skip
+            bootstrap,
+            settings.topic(MODELS.suffix),
+            self.codec,
+            "ModelSnapshot",
+            dict,
+            dict,
+            lambda m: m["name"],
+        )
         self._partitions: dict[int, PartitionState] = {}
         self._orders: dict[int, dict[str, OrderState]] = {}
         self._snapshot_at: dict[int, int] = {}
@@ -188,14 +214,20 @@ class Pipeline:
             "payload": payload,
             "failed_at": now_ms(),
         }
-        key = (raw["event_id"] if raw else f"{message.topic}:{message.partition}:{message.offset}")
+        key = raw["event_id"] if raw else f"{message.topic}:{message.partition}:{message.offset}"
         self.producer.produce(
             self.dead_letter_topic, self.codec.encode("DeadLetter", record), key=key.encode()
         )
         sink.add("dead_letters", [dead_letter_row(record)])
         metrics.DEAD_LETTERS.labels(stage).inc()
-        log.warning("dead-lettered %s[%d]@%d (%s): %s",
-                    message.topic, message.partition, message.offset, stage, error)  # fmt: skip
+        log.warning(
+            "dead-lettered %s[%d]@%d (%s): %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            stage,
+            error,
+        )
 
     # -- step 1: parse + normalize --------------------------------------------------------
 
@@ -356,11 +388,19 @@ class Pipeline:
 
     def _snapshot_models(self, partition: int, part: PartitionState, now: int) -> None:
         snapshots = [
-            {"name": "eta", "partition": partition, "updated_at": now,
-             "model_json": json.dumps(part.eta.to_dict())},
-            {"name": "gaps", "partition": partition, "updated_at": now,
-             "model_json": json.dumps(part.gaps.to_dict())},
-        ]  # fmt: skip
+            {
+                "name": "eta",
+                "partition": partition,
+                "updated_at": now,
+                "model_json": json.dumps(part.eta.to_dict()),
+            },
+            {
+                "name": "gaps",
+                "partition": partition,
+                "updated_at": now,
+                "model_json": json.dumps(part.gaps.to_dict()),
+            },
+        ]
         self.model_store.write(partition, snapshots, self.producer)
         part.models_changed = False
         self._snapshot_at[partition] = now

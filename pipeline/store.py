@@ -37,7 +37,7 @@ def read_compacted(
     )
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-        if high <= low:
+        if low is None or high is None or high <= low:
             return
         consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
         while True:
@@ -47,8 +47,10 @@ def read_compacted(
                     if error.code() == KafkaError._PARTITION_EOF:
                         return
                     raise RuntimeError(f"changelog {topic}[{partition}] read failed: {error}")
-                yield message.key().decode(), message.value()
-                if message.offset() >= high - 1:
+                key, offset = message.key(), message.offset() or 0
+                if key is not None:  # our changelogs are always keyed
+                    yield key.decode(), message.value()
+                if offset >= high - 1:
                     return
     finally:
         consumer.close()
@@ -83,16 +85,26 @@ class ChangelogStore(Generic[T]):
                 items.pop(key, None)
             else:
                 items[key] = self._from_record(self._codec.decode_as(self._schema, value))
-        log.info("recovered %d items of %s[%d] in %.2fs",
-                 len(items), self.topic, partition, time.monotonic() - started)  # fmt: skip
+        log.info(
+            "recovered %d items of %s[%d] in %.2fs",
+            len(items),
+            self.topic,
+            partition,
+            time.monotonic() - started,
+        )
         return items
 
     def write(self, partition: int, items: list[T], producer: BatchProducer) -> None:
         encode, schema, to_record, key_of = (
-            self._codec.encode, self._schema, self._to_record, self._key_of
+            self._codec.encode,
+            self._schema,
+            self._to_record,
+            self._key_of,
         )
         for item in items:
             producer.produce(
-                self.topic, encode(schema, to_record(item)), key=key_of(item).encode(),
+                self.topic,
+                encode(schema, to_record(item)),
+                key=key_of(item).encode(),
                 partition=partition,
-            )  # fmt: skip
+            )

@@ -24,7 +24,9 @@ class TopicSpec:
     doc: str = ""
 
 
-RAW = TopicSpec("raw", "RawCarrierEvent", "tracking number, else payload id", doc="carrier payloads")
+RAW = TopicSpec(
+    "raw", "RawCarrierEvent", "tracking number, else payload id", doc="carrier payloads"
+)
 SHIPMENTS = TopicSpec("shipments", "ShipmentRegistered", "tracking number", doc="merchant side")
 EVENTS = TopicSpec("events", "TrackingEventBatch", "partition (batched)", doc="normalized scans")
 PARCEL_STATE = TopicSpec(
@@ -43,9 +45,17 @@ MODELS = TopicSpec(
 )
 
 ALL_TOPICS = (
-    RAW, SHIPMENTS, EVENTS, PARCEL_STATE, NOTIFICATIONS, DEAD_LETTERS, EXCEPTIONS,
-    ORDER_UPDATES, ORDER_STATE, MODELS,
-)  # fmt: skip
+    RAW,
+    SHIPMENTS,
+    EVENTS,
+    PARCEL_STATE,
+    NOTIFICATIONS,
+    DEAD_LETTERS,
+    EXCEPTIONS,
+    ORDER_UPDATES,
+    ORDER_STATE,
+    MODELS,
+)
 
 
 def murmur2(data: bytes) -> int:

@@ -70,7 +70,9 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self._proc.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"worker exited with {self._proc.returncode}; see {self.log_path}"
+                )
             futures = admin.describe_consumer_groups([self.settings.app_id], request_timeout=5)
             try:
                 group = futures[self.settings.app_id].result()

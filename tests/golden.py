@@ -12,7 +12,9 @@ import connectors
 from agents.normalize import Normalizer
 
 
-def scan_view(scan: connectors.CarrierScan, payload_format: str, normalizer: Normalizer) -> dict[str, Any]:
+def scan_view(
+    scan: connectors.CarrierScan, payload_format: str, normalizer: Normalizer
+) -> dict[str, Any]:
     moment = datetime.fromtimestamp(scan.occurred_at_ms / 1000, UTC)
     return {
         "tracking_number": scan.tracking_number,
@@ -22,14 +24,18 @@ def scan_view(scan: connectors.CarrierScan, payload_format: str, normalizer: Nor
         "city": scan.city,
         "country": scan.country,
         "postal_code": scan.postal_code,
-        "status": normalizer.canonical(connectors.mapping_for(payload_format), scan.code).status.value,
+        "status": normalizer.canonical(
+            connectors.mapping_for(payload_format), scan.code
+        ).status.value,
     }
 
 
 def assert_golden(payload_format: str, fixture: Path, carrier: str = "") -> connectors.ParseResult:
     ctx = connectors.ParseContext(carrier or payload_format, 0, "test")
     result = connectors.parse(payload_format, fixture.read_bytes(), ctx)
-    expected = json.loads(fixture.with_name(fixture.name.split(".")[0] + ".expected.json").read_text())
+    expected = json.loads(
+        fixture.with_name(fixture.name.split(".")[0] + ".expected.json").read_text()
+    )
     normalizer = Normalizer()
     got = [scan_view(scan, payload_format, normalizer) for scan in result.scans]
     assert got == expected

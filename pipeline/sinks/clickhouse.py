@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from agents.events import TrackingEvent
+from agents.orders import OrderState
 from agents.state import ParcelState
 from pipeline.sinks.engines import ClickHouseError, Engine
-from agents.orders import OrderState
 from pipeline.sinks.migrations import (
     DEAD_LETTER_COLUMNS,
     EXCEPTION_COLUMNS,
@@ -46,54 +46,123 @@ def _seconds(ms: int | None) -> int | None:
 
 def event_row(e: TrackingEvent) -> tuple[Any, ...]:
     return (
-        e.event_id, e.tracking_number, e.carrier, e.status, e.reason, e.carrier_code,
-        e.description, e.occurred_at_ms // 1000, e.received_at_ms // 1000, int(e.zone_assumed),
-        e.city, e.region, e.postal_code, e.country, e.raw_event_id, e.source,
-    )  # fmt: skip
+        e.event_id,
+        e.tracking_number,
+        e.carrier,
+        e.status,
+        e.reason,
+        e.carrier_code,
+        e.description,
+        e.occurred_at_ms // 1000,
+        e.received_at_ms // 1000,
+        int(e.zone_assumed),
+        e.city,
+        e.region,
+        e.postal_code,
+        e.country,
+        e.raw_event_id,
+        e.source,
+    )
 
 
 def state_row(s: ParcelState) -> tuple[Any, ...]:
     return (
-        s.tracking_number, s.version, s.carrier, s.status, s.reason, _seconds(s.status_at_ms),
-        _seconds(s.last_event_at_ms), s.updated_at_ms // 1000, len(s.history), s.city,
-        s.country, s.order_id or "", s.service_level, s.customer_ref, s.customer_segment,
-        _seconds(s.promised_delivery_ms), int(s.is_return), s.origin_region,
-        s.destination_region, _seconds(s.milestones.get("picked_up")),
-        _seconds(s.milestones.get("delivered")), _seconds(s.eta_ms), _seconds(s.eta_low_ms),
-        _seconds(s.eta_high_ms), s.eta_level, int(s.predicted_late), sorted(s.open_exceptions),
-    )  # fmt: skip
+        s.tracking_number,
+        s.version,
+        s.carrier,
+        s.status,
+        s.reason,
+        _seconds(s.status_at_ms),
+        _seconds(s.last_event_at_ms),
+        s.updated_at_ms // 1000,
+        len(s.history),
+        s.city,
+        s.country,
+        s.order_id or "",
+        s.service_level,
+        s.customer_ref,
+        s.customer_segment,
+        _seconds(s.promised_delivery_ms),
+        int(s.is_return),
+        s.origin_region,
+        s.destination_region,
+        _seconds(s.milestones.get("picked_up")),
+        _seconds(s.milestones.get("delivered")),
+        _seconds(s.eta_ms),
+        _seconds(s.eta_low_ms),
+        _seconds(s.eta_high_ms),
+        s.eta_level,
+        int(s.predicted_late),
+        sorted(s.open_exceptions),
+    )
 
 
 def notification_row(n: dict[str, Any]) -> tuple[Any, ...]:
     return (
-        n["notification_id"], n["kind"], n["tracking_number"], n["order_id"] or "", n["carrier"],
-        n["status"], n["reason"], n["occurred_at"] // 1000, n["created_at"] // 1000,
-        n["customer_segment"], n["service_level"], n["message"],
-    )  # fmt: skip
+        n["notification_id"],
+        n["kind"],
+        n["tracking_number"],
+        n["order_id"] or "",
+        n["carrier"],
+        n["status"],
+        n["reason"],
+        n["occurred_at"] // 1000,
+        n["created_at"] // 1000,
+        n["customer_segment"],
+        n["service_level"],
+        n["message"],
+    )
 
 
 def exception_row(x: dict[str, Any]) -> tuple[Any, ...]:
     return (
-        x["exception_id"], x["state"], x["tracking_number"], x["order_id"] or "", x["carrier"],
-        x["kind"], x["severity"], x["opened_at"] // 1000, _seconds(x["resolved_at"]),
-        x["detected_at"] // 1000, x["parcel_status"], x["customer_segment"], x["service_level"],
-    )  # fmt: skip
+        x["exception_id"],
+        x["state"],
+        x["tracking_number"],
+        x["order_id"] or "",
+        x["carrier"],
+        x["kind"],
+        x["severity"],
+        x["opened_at"] // 1000,
+        _seconds(x["resolved_at"]),
+        x["detected_at"] // 1000,
+        x["parcel_status"],
+        x["customer_segment"],
+        x["service_level"],
+    )
 
 
 def order_row(o: OrderState) -> tuple[Any, ...]:
     return (
-        o.order_id, o.version, o.status, o.return_status, _seconds(o.return_received_at_ms),
-        _seconds(o.delivered_at_ms), _seconds(o.eta_ms), _seconds(o.promised_ms), o.customer_ref,
-        o.customer_segment, o.updated_at_ms // 1000, len(o.parcels), o.open_exceptions(),
-    )  # fmt: skip
+        o.order_id,
+        o.version,
+        o.status,
+        o.return_status,
+        _seconds(o.return_received_at_ms),
+        _seconds(o.delivered_at_ms),
+        _seconds(o.eta_ms),
+        _seconds(o.promised_ms),
+        o.customer_ref,
+        o.customer_segment,
+        o.updated_at_ms // 1000,
+        len(o.parcels),
+        o.open_exceptions(),
+    )
 
 
 def dead_letter_row(d: dict[str, Any]) -> tuple[Any, ...]:
     return (
-        d["topic"], d["partition"], d["offset"], d["stage"], d["error"], d["raw_event_id"] or "",
-        d["carrier"] or "", d["payload_format"] or "", base64.b64encode(d["payload"]).decode(),
+        d["topic"],
+        d["partition"],
+        d["offset"],
+        d["stage"],
+        d["error"],
+        d["raw_event_id"] or "",
+        d["carrier"] or "",
+        d["payload_format"] or "",
+        base64.b64encode(d["payload"]).decode(),
         d["failed_at"] // 1000,
-    )  # fmt: skip
+    )
 
 
 class ClickHouseSink:
@@ -130,7 +199,12 @@ class ClickHouseSink:
                 self.engine.insert(table, TABLE_COLUMNS[table], rows)
                 return
             except ClickHouseError as exc:
-                log.error("insert of %d rows into %s failed, retrying in %.1fs: %s",
-                          len(rows), table, delay, exc)  # fmt: skip
+                log.error(
+                    "insert of %d rows into %s failed, retrying in %.1fs: %s",
+                    len(rows),
+                    table,
+                    delay,
+                    exc,
+                )
                 self._sleep(delay)
                 delay = min(delay * 2, self._max_backoff)

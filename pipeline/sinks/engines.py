@@ -28,7 +28,9 @@ class Engine(Protocol):
     database: str
 
     def execute(self, sql: str) -> None: ...
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None: ...
+    def insert(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None: ...
     def query(self, sql: str) -> list[tuple[Any, ...]]: ...
     def close(self) -> None: ...
 
@@ -86,7 +88,9 @@ class NativeEngine:
 
         parsed = urlparse(url)
         if parsed.scheme not in ("clickhouse", "clickhouses"):
-            raise ClickHouseError(f"expected clickhouse://host:port/db, got scheme {parsed.scheme!r}")
+            raise ClickHouseError(
+                f"expected clickhouse://host:port/db, got scheme {parsed.scheme!r}"
+            )
         self.database = (parsed.path or "/default").strip("/") or "default"
         self._client = Client(
             host=parsed.hostname or "127.0.0.1",

@@ -25,33 +25,66 @@ DAY_MS = 86_400_000
 def shipment(order: str, tn: str, now_ms: int, is_return: bool = False) -> dict:
     place = {"city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"}
     return {
-        "order_id": order, "tracking_number": tn, "carrier": "acme", "service_level": "expedited",
-        "promised_delivery": now_ms + 10 * DAY_MS, "customer_ref": "C1", "customer_segment": "vip",
-        "origin": place, "destination": place, "is_return": is_return, "registered_at": now_ms,
-    }  # fmt: skip
+        "order_id": order,
+        "tracking_number": tn,
+        "carrier": "acme",
+        "service_level": "expedited",
+        "promised_delivery": now_ms + 10 * DAY_MS,
+        "customer_ref": "C1",
+        "customer_segment": "vip",
+        "origin": place,
+        "destination": place,
+        "is_return": is_return,
+        "registered_at": now_ms,
+    }
 
 
 def scans(*items: tuple[str, str, int]) -> dict:
     """A generic-format webhook bundle of (tracking number, code, epoch ms)."""
-    return raw_envelope("acme", "generic", json.dumps({"carrier": "acme", "events": [
-        {"tracking_number": tn, "code": code,
-         "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(at / 1000))}
-        for tn, code, at in items
-    ]}).encode(), source="test")  # fmt: skip
+    return raw_envelope(
+        "acme",
+        "generic",
+        json.dumps(
+            {
+                "carrier": "acme",
+                "events": [
+                    {
+                        "tracking_number": tn,
+                        "code": code,
+                        "occurred_at": time.strftime(
+                            "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(at / 1000)
+                        ),
+                    }
+                    for tn, code, at in items
+                ],
+            }
+        ).encode(),
+        source="test",
+    )
 
 
 def test_orders_returns_and_stuck_parcels(run_settings: Settings, tmp_path: Path) -> None:
     settings = run_settings.model_copy(
-        update={"stuck_default_seconds": 4, "stuck_min_seconds": 1, "stuck_max_seconds": 4,
-                "timer_interval": 0.5, "exception_settle_seconds": 1}  # fmt: skip
+        update={
+            "stuck_default_seconds": 4,
+            "stuck_min_seconds": 1,
+            "stuck_max_seconds": 4,
+            "timer_interval": 0.5,
+            "exception_settle_seconds": 1,
+        }
     )
     publisher = Publisher(settings, AvroCodec())
     now = int(time.time()) * 1000
-    for record in (shipment("O1", "A1", now), shipment("O1", "B1", now),
-                   shipment("O1", "R1", now, is_return=True), shipment("O2", "S1", now)):  # fmt: skip
+    for record in (
+        shipment("O1", "A1", now),
+        shipment("O1", "B1", now),
+        shipment("O1", "R1", now, is_return=True),
+        shipment("O2", "S1", now),
+    ):
         publisher.publish_shipment(record)
-    publisher.publish_raw(scans(("A1", "PU", now - 60_000), ("B1", "CR", now - 60_000),
-                                ("S1", "PU", now - 1_000)))  # fmt: skip
+    publisher.publish_raw(
+        scans(("A1", "PU", now - 60_000), ("B1", "CR", now - 60_000), ("S1", "PU", now - 1_000))
+    )
     publisher.flush()
 
     worker = WorkerProcess(settings, tmp_path / "worker.log")
@@ -71,14 +104,17 @@ def test_orders_returns_and_stuck_parcels(run_settings: Settings, tmp_path: Path
         while not stuck and time.monotonic() < deadline:
             time.sleep(1)
             exceptions = read_records(settings.kafka_bootstrap, settings.topic(EXCEPTIONS.suffix))
-            stuck = [r for _, r in exceptions if r["kind"] == "stuck" and r["tracking_number"] == "S1"]
+            stuck = [
+                r for _, r in exceptions if r["kind"] == "stuck" and r["tracking_number"] == "S1"
+            ]
     finally:
         worker.stop()
 
     assert stuck and stuck[0]["state"] == "opened"
     assert stuck[0]["severity"] == "critical", "stuck (medium) + vip + expedited"
     order_log = [
-        r for _, r in read_records(settings.kafka_bootstrap, settings.topic(ORDER_STATE.suffix))
+        r
+        for _, r in read_records(settings.kafka_bootstrap, settings.topic(ORDER_STATE.suffix))
         if r["order_id"] == "O1"
     ]
     statuses = [r["status"] for r in order_log]
@@ -89,9 +125,12 @@ def test_orders_returns_and_stuck_parcels(run_settings: Settings, tmp_path: Path
 
     engine = engine_for(settings)
     db = engine.database
-    rows = engine.query(f"SELECT status, return_status FROM {db}.order_state FINAL ORDER BY order_id")
+    rows = engine.query(
+        f"SELECT status, return_status FROM {db}.order_state FINAL ORDER BY order_id"
+    )
     stuck_rows = engine.query(
-        f"SELECT tracking_number FROM {db}.exceptions FINAL WHERE kind = 'stuck' AND state = 'opened'"
+        f"SELECT tracking_number FROM {db}.exceptions FINAL "
+        "WHERE kind = 'stuck' AND state = 'opened'"
     )
     engine.close()
     assert rows[0] == ("delivered", "return_received")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -25,8 +26,15 @@ def test_bundle_matches_golden_pair() -> None:
 
 
 def test_single_event_object_is_accepted() -> None:
-    body = {"carrier": "x", "tracking_number": "T1", "code": "DL", "occurred_at": "2026-01-01T10:00:00Z"}
-    assert [s.tracking_number for s in connectors.parse("generic", json.dumps(body).encode(), CTX).scans] == ["T1"]
+    body = {
+        "carrier": "x",
+        "tracking_number": "T1",
+        "code": "DL",
+        "occurred_at": "2026-01-01T10:00:00Z",
+    }
+    assert [
+        s.tracking_number for s in connectors.parse("generic", json.dumps(body).encode(), CTX).scans
+    ] == ["T1"]
 
 
 @pytest.mark.parametrize(
@@ -34,8 +42,14 @@ def test_single_event_object_is_accepted() -> None:
     [
         (b"not json", "not JSON"),
         (b"[1, 2]", "JSON object"),
-        (b'{"events": [{"code": "DL", "occurred_at": "2026-01-01"}]}', "tracking_number is missing"),
-        (b'{"events": [{"tracking_number": "T", "code": "DL", "occurred_at": "yesterday"}]}', "ISO 8601"),
+        (
+            b'{"events": [{"code": "DL", "occurred_at": "2026-01-01"}]}',
+            "tracking_number is missing",
+        ),
+        (
+            b'{"events": [{"tracking_number": "T", "code": "DL", "occurred_at": "yesterday"}]}',
+            "ISO 8601",
+        ),
         (b'{"events": "nope"}', "events"),
     ],
 )
@@ -46,7 +60,9 @@ def test_bad_payloads_raise_parse_error_with_reason(payload: bytes, reason: str)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -65,26 +81,20 @@ def _mutate(document: dict, data: st.DataObject) -> dict:
 @settings(max_examples=1000, deadline=None)
 @given(st.binary(max_size=200))
 def test_random_bytes_only_raise_parse_error(payload: bytes) -> None:
-    try:
+    with contextlib.suppress(connectors.ParseError):
         RAW_PARSE(payload, CTX)
-    except connectors.ParseError:
-        pass
 
 
 @settings(max_examples=1000, deadline=None)
 @given(st.data())
 def test_mutated_fixture_only_raises_parse_error(data: st.DataObject) -> None:
     document = _mutate(json.loads(BUNDLE.read_text()), data)
-    try:
+    with contextlib.suppress(connectors.ParseError):
         RAW_PARSE(json.dumps(document).encode(), CTX)
-    except connectors.ParseError:
-        pass
 
 
 @settings(max_examples=1000, deadline=None)
 @given(json_values)
 def test_random_json_only_raises_parse_error(value: object) -> None:
-    try:
+    with contextlib.suppress(connectors.ParseError):
         RAW_PARSE(json.dumps(value).encode(), CTX)
-    except connectors.ParseError:
-        pass
