@@ -3,9 +3,12 @@ their lifecycles, and carriers that deliver scans late, out of order, twice, and
 broken.
 
 Generation is pure and seeded (`simulate`); `publish` sends the result through the same
-ingest path as real carriers. The returned `Manifest` is the ground truth the demo report is
-checked against: every unique scan must land once, each parcel must end in the status its
-lifecycle ends in, and each malformed payload must be dead-lettered.
+ingest path as real carriers. Each carrier speaks a real format (`FORMATS`, encoded by
+pipeline/sim_formats.py), so the demo runs every kind of parser the pipeline has.
+
+The returned `Manifest` is the ground truth the demo report is checked against: every unique
+scan must land once, each parcel must end in the status its lifecycle ends in (as far as its
+carrier can say it), and each malformed payload must be dead-lettered.
 """
 
 from __future__ import annotations
@@ -14,12 +17,27 @@ import json
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline.ingest import Publisher, raw_envelope
+from pipeline.sim_formats import SimScan, broken_payload, encode, intended, speaks
 
-CARRIERS = ("acme-express", "northwind-post", "bluebird-parcel", "orbit-logistics")
+# Carrier -> the format it posts. The fedex/ups/usps parsers name the carrier themselves
+# ("fedex", ...), so those carriers must be called exactly that; the X12 and CSV parsers take
+# the envelope's carrier (X12 before the B10 SCAC, CSV when the row has none).
+FORMATS = {
+    "acme-express": "generic",  # the parcelstream JSON webhook
+    "fedex": "fedex",  # Track API responses, polled
+    "ups": "ups",  # Track API responses, polled
+    "usps": "usps",  # Tracking v3, batch form
+    "orbit-logistics": "x12_214",  # a freight carrier's EDI file drops
+    "bluebird-parcel": "csv",  # a regional carrier's spreadsheet exports
+}
+CARRIERS = tuple(FORMATS)
+# Scans per payload: webhooks and pollers post as scans arrive, file drops collect more.
+BUNDLE_SIZES = {"x12_214": (20, 80), "csv": (20, 80)}
+WEBHOOK_BUNDLE = (5, 25)
 SERVICE_LEVELS = (("standard", 0.6), ("expedited", 0.25), ("economy", 0.15))
 SEGMENTS = (("standard", 0.75), ("vip", 0.1), ("business", 0.15))
 REGIONS = (
@@ -75,55 +93,37 @@ class Manifest:
 @dataclass
 class Simulation:
     shipments: list[dict[str, Any]]
-    payloads: list[tuple[str, bytes]]  # (carrier, generic JSON webhook body)
+    payloads: list[tuple[str, str, bytes]]  # (carrier, payload format, body)
     manifest: Manifest
+    scans: list[SimScan] = field(default_factory=list)  # every unique scan sent: for tests
 
 
-@dataclass(slots=True)
-class _Scan:
-    carrier: str
-    tracking_number: str
-    code: str
-    at: datetime
-    city: str
-    country: str
-    postal_code: str
-    utc_offset_hours: int
-    zone_given: bool
-
-    def to_json(self) -> dict[str, Any]:
-        local = self.at.astimezone(timezone(timedelta(hours=self.utc_offset_hours)))
-        stamp = (
-            local.isoformat(timespec="seconds")
-            if self.zone_given
-            else self.at.replace(tzinfo=None).isoformat(timespec="seconds")
-        )
-        return {
-            "tracking_number": self.tracking_number,
-            "code": self.code,
-            "description": f"scan {self.code}",
-            "occurred_at": stamp,
-            "location": {"city": self.city, "postal_code": self.postal_code,
-                         "country": self.country},
-        }  # fmt: skip
-
-
-def _lifecycle(rng: random.Random, carrier: str, tn: str, start: datetime,
-               origin: tuple[Any, ...], dest: tuple[Any, ...]) -> tuple[list[_Scan], str]:  # fmt: skip
+def _lifecycle(
+    rng: random.Random,
+    carrier: str,
+    tn: str,
+    start: datetime,
+    origin: tuple[Any, ...],
+    dest: tuple[Any, ...],
+) -> tuple[list[SimScan], str]:
+    """The parcel's scans and final status, as far as its carrier's format can tell them: a scan
+    the format has no code for is never sent, and the status then ends where the feed ends."""
     weights = [w for w, _, _ in ENDINGS]
     _, tail, final = rng.choices(ENDINGS, weights)[0]
     zone_given = rng.random() > 0.1  # one in ten carriers' scans come without a zone
-    scans: list[_Scan] = []
+    scans: list[SimScan] = []
     at = start
 
     def scan(code: str, place: tuple[Any, ...] | str, hours: float) -> None:
         nonlocal at
         at = at + timedelta(hours=hours * rng.uniform(0.6, 1.6))
         if isinstance(place, str):
-            city, country, postal, offset = place, "", "", 0
+            city, region, country, postal, offset = place, "", "", "", 0
         else:
-            country, _, city, postal, offset = place
-        scans.append(_Scan(carrier, tn, code, at, city, country, postal, offset, zone_given))
+            country, region, city, postal, offset = place
+        scans.append(
+            SimScan(carrier, tn, code, at, city, region, country, postal, offset, zone_given)
+        )
 
     scan("CR", origin, 0)
     scan("PU", origin, rng.uniform(2, 30))
@@ -134,7 +134,11 @@ def _lifecycle(rng: random.Random, carrier: str, tn: str, start: datetime,
         scan("ZZ9", rng.choice(HUBS), 2)  # a code no mapping knows: must surface as unknown
     for code in tail:
         scan(code, dest, rng.uniform(2, 20) if code != "DL" else rng.uniform(1, 6))
-    return scans, final
+    payload_format = FORMATS[carrier]
+    said = [s for s in scans if speaks(payload_format, s.code)]
+    if said[-1] is not scans[-1]:  # e.g. FedEx cannot say "returned": it ends at RS
+        final = intended(payload_format, said[-1].code)[0]
+    return said, final
 
 
 def simulate(parcels: int, seed: int = 7, now: datetime | None = None) -> Simulation:
@@ -142,7 +146,7 @@ def simulate(parcels: int, seed: int = 7, now: datetime | None = None) -> Simula
     now = now or datetime.now(UTC).replace(microsecond=0)
     manifest = Manifest()
     shipments: list[dict[str, Any]] = []
-    all_scans: list[_Scan] = []
+    all_scans: list[SimScan] = []
     final_status: Counter[str] = Counter()
     carrier_counts: Counter[str] = Counter()
     order_number = 0
@@ -198,35 +202,37 @@ def simulate(parcels: int, seed: int = 7, now: datetime | None = None) -> Simula
     arrivals.extend(duplicates)
     arrivals.sort(key=lambda pair: pair[0])
 
-    # Webhook bundles: a carrier posts its scans in bundles of up to 25 as they arrive.
-    payloads: list[tuple[str, bytes]] = []
-    open_bundles: dict[str, list[_Scan]] = {}
+    # Bundles: each carrier posts its scans as they arrive, a bundle at a time, in its format.
+    payloads: list[tuple[str, str, bytes]] = []
+    open_bundles: dict[str, tuple[int, list[SimScan]]] = {}
     for _, scan in arrivals:
-        bundle = open_bundles.setdefault(scan.carrier, [])
+        payload_format = FORMATS[scan.carrier]
+        if scan.carrier not in open_bundles:
+            size = rng.randint(*BUNDLE_SIZES.get(payload_format, WEBHOOK_BUNDLE))
+            open_bundles[scan.carrier] = (size, [])
+        size, bundle = open_bundles[scan.carrier]
         bundle.append(scan)
-        if len(bundle) >= rng.randint(5, 25):
-            payloads.append(_bundle_bytes(scan.carrier, bundle))
-            open_bundles[scan.carrier] = []
-    payloads.extend(_bundle_bytes(c, b) for c, b in open_bundles.items() if b)
-    for i in range(max(1, parcels // 500)):
-        carrier = rng.choice(CARRIERS)
-        broken = [b'{"carrier": "' + carrier.encode() + b'", "events": [{"tracking_',
-                  b'{"events": [{"code": "DL"}]}', b"\x00\x01 not json"][i % 3]  # fmt: skip
-        payloads.insert(rng.randrange(len(payloads)), (carrier, broken))
+        if len(bundle) >= size:
+            payloads.append((scan.carrier, payload_format,
+                             encode(payload_format, scan.carrier, bundle)))  # fmt: skip
+            del open_bundles[scan.carrier]
+    for carrier, (_, bundle) in open_bundles.items():
+        payloads.append((carrier, FORMATS[carrier], encode(FORMATS[carrier], carrier, bundle)))
+    # A few broken payloads, spread over the carriers so every kind of parser rejects some.
+    first = rng.randrange(len(CARRIERS))
+    for i in range(max(3, parcels // 250)):
+        carrier = CARRIERS[(first + i) % len(CARRIERS)]
+        broken = broken_payload(FORMATS[carrier], i)
+        payloads.insert(rng.randrange(len(payloads) + 1), (carrier, FORMATS[carrier], broken))
         manifest.malformed_payloads += 1
     manifest.payloads = len(payloads)
-    return Simulation(shipments, payloads, manifest)
-
-
-def _bundle_bytes(carrier: str, scans: list[_Scan]) -> tuple[str, bytes]:
-    body = {"carrier": carrier, "events": [s.to_json() for s in scans]}
-    return carrier, json.dumps(body, separators=(",", ":")).encode()
+    return Simulation(shipments, payloads, manifest, all_scans)
 
 
 def publish(simulation: Simulation, publisher: Publisher) -> None:
     """Shipments first (merchants register before carriers scan), then the carrier feed."""
     for shipment in simulation.shipments:
         publisher.publish_shipment(shipment)
-    for carrier, body in simulation.payloads:
-        publisher.publish_raw(raw_envelope(carrier, "generic", body, source="simulator"))
+    for carrier, payload_format, body in simulation.payloads:
+        publisher.publish_raw(raw_envelope(carrier, payload_format, body, source="simulator"))
     publisher.flush()
