@@ -90,6 +90,8 @@ _COUNTRY_ALIASES: dict[str, str] = {
     "ISRAEL": "IL",
 }
 _SPACES = re.compile(r"\s+")
+# A word, with an apostrophe tail kept in lower case: "JOHN'S" -> "John's", not "John'S".
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 def country_code(value: str | None) -> str:
@@ -118,5 +120,5 @@ def city_name(value: str | None) -> str:
         return ""
     cleaned = _SPACES.sub(" ", value.strip())
     if cleaned.isupper() or cleaned.islower():
-        return cleaned.title()
+        return _WORD.sub(lambda m: m.group(0).capitalize(), cleaned.lower())
     return cleaned

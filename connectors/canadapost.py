@@ -1,0 +1,183 @@
+"""Canada Post Tracking "Get Tracking Details" (REST `GET /vis/track/pin/{pin}/detail`, Accept
+`application/vnd.cpc.track-v2+xml`; the SOAP twin wraps the same `tracking-detail`).
+
+    <tracking-detail xmlns="http://www.canadapost.ca/ws/track-v2">
+      <pin>7023210039414604</pin> ...
+      <significant-events>
+        <occurrence>
+          <event-identifier>1496</event-identifier> <event-date>2026-11-20</event-date>
+          <event-time>13:49:26</event-time> <event-time-zone>EST</event-time-zone>
+          <event-description>Item successfully delivered</event-description>
+          <event-site>OTTAWA</event-site> <event-province>ON</event-province>
+        </occurrence> ...
+
+Sources: canadapost.ca Developer Program, Tracking > Get Tracking Details (REST and SOAP) and
+Messages and Code Tables > Tracking scan events. A refused lookup answers
+`<messages xmlns=".../ws/messages"><message><code>004</code><description>No Pin History...`:
+a problem, not an error. Several `tracking-detail` elements in one document (a SOAP envelope,
+or our poller's batch) are all read; namespaces are ignored so any track-vN version parses.
+
+Code: `event-identifier`, zero-padded to four digits ("174" and "0174" are one code).
+
+Zone rule: `event-time-zone` is a zone abbreviation (EST, EDT, ..., NST; French answers use
+HNE, HAE, ...), resolved exactly with the table below. It is blank, or a word such as "ISRAEL",
+for scans abroad: then the time is read in the zone of `event-province` if there is one, else
+UTC, and flagged `zone_assumed`. A date without a time is noon, flagged (times.parse_local).
+
+Places: `event-site` is the city of a Canadian scan; abroad it is an exchange-office or postal
+code plus the country ("ILTLVA,Israel"), so only the country is kept. Country is CA unless the
+site names another one.
+
+XML safety: a DOCTYPE or ENTITY declaration is refused before ElementTree sees the document,
+which rules out entity-expansion ("billion laughs") and external-entity attacks.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
+
+from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
+from connectors.places import city_name, country_code
+from connectors.times import parse_local, parse_offset
+
+MAPPING = "canadapost"
+CARRIER = "canadapost"
+
+ZONE_OFFSETS: dict[str, str] = {
+    "NST": "-03:30", "NDT": "-02:30", "AST": "-04:00", "ADT": "-03:00",
+    "EST": "-05:00", "EDT": "-04:00", "CST": "-06:00", "CDT": "-05:00",
+    "MST": "-07:00", "MDT": "-06:00", "PST": "-08:00", "PDT": "-07:00",
+    "AKST": "-09:00", "AKDT": "-08:00", "HST": "-10:00", "UTC": "+00:00", "GMT": "+00:00",
+    # fr-CA answers: heure normale / avancée de Terre-Neuve, l'Atlantique, l'Est, du Centre,
+    # des Rocheuses, du Pacifique
+    "HNT": "-03:30", "HAT": "-02:30", "HNA": "-04:00", "HAA": "-03:00",
+    "HNE": "-05:00", "HAE": "-04:00", "HNC": "-06:00", "HAC": "-05:00",
+    "HNR": "-07:00", "HAR": "-06:00", "HNP": "-08:00", "HAP": "-07:00",
+}  # fmt: skip
+_PROVINCE_ZONES: dict[str, str] = {
+    "NL": "America/St_Johns", "NS": "America/Halifax", "NB": "America/Moncton",
+    "PE": "America/Halifax", "QC": "America/Toronto", "ON": "America/Toronto",
+    "MB": "America/Winnipeg", "SK": "America/Regina", "AB": "America/Edmonton",
+    "BC": "America/Vancouver", "YT": "America/Whitehorse", "NT": "America/Edmonton",
+    "NU": "America/Iqaluit",
+}  # fmt: skip
+_UTC = ZoneInfo("UTC")
+
+
+def _local(element: ET.Element) -> str:
+    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+
+
+def _child_text(element: ET.Element, name: str) -> str:
+    for child in element:
+        if _local(child) == name:
+            return (child.text or "").strip()
+    return ""
+
+
+def _read(payload: bytes) -> ET.Element:
+    try:
+        text = payload.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"not UTF-8 XML: {exc}") from None
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+        raise ParseError("XML with a DOCTYPE or ENTITY declaration is refused")
+    try:
+        return ET.fromstring(text)
+    except (ET.ParseError, ValueError) as exc:
+        raise ParseError(f"not well-formed XML: {exc}") from None
+
+
+def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
+    root = _read(payload)
+    result = ParseResult()
+    details = [element for element in root.iter() if _local(element) == "tracking-detail"]
+    if not details:
+        messages = [element for element in root.iter() if _local(element) == "message"]
+        for message in messages:
+            code, text = _child_text(message, "code"), _child_text(message, "description")
+            result.problems.append(f"Canada Post {code}: {text}".strip())
+        if messages:
+            return result
+        raise ParseError(f"not a Canada Post tracking-detail document: root <{_local(root)}>")
+    for index, detail in enumerate(details):
+        _detail(detail, index, result)
+    return result
+
+
+def _detail(detail: ET.Element, index: int, result: ParseResult) -> None:
+    pin = _child_text(detail, "pin") or _child_text(detail, "dnc")
+    if not pin:
+        result.problems.append(f"tracking-detail[{index}] has no pin")
+        return
+    occurrences = [
+        element
+        for events in detail
+        if _local(events) == "significant-events"
+        for element in events
+        if _local(element) == "occurrence"
+    ]
+    if not occurrences:
+        result.problems.append(f"{pin}: no significant events")
+    for position, occurrence in enumerate(occurrences):
+        scan = _scan(pin, occurrence, f"{pin} occurrence[{position}]", result)
+        if scan is not None:
+            result.scans.append(scan)
+
+
+def _place(site: str) -> tuple[str, str]:
+    """(city, country) from event-site; a ",Country" suffix marks a scan abroad."""
+    head, comma, tail = site.rpartition(",")
+    if comma:
+        named = country_code(tail)
+        if len(named) == 2 and named.isalpha():
+            return ("" if named != "CA" else city_name(head)), named
+    return city_name(site), "CA"
+
+
+def _zone(name: str, province: str) -> tuple[tzinfo | None, tzinfo]:
+    """(exact zone or None, zone to assume when there is none)."""
+    offset = ZONE_OFFSETS.get(name.upper())
+    exact = parse_offset(offset) if offset else None
+    fallback = _PROVINCE_ZONES.get(province.upper())
+    return exact, ZoneInfo(fallback) if fallback else _UTC
+
+
+def _scan(pin: str, occurrence: ET.Element, label: str, result: ParseResult) -> CarrierScan | None:
+    code = _child_text(occurrence, "event-identifier")
+    code = code.zfill(4) if code.isdigit() else code
+    if not code:
+        result.problems.append(f"{label} has no event-identifier")
+        return None
+    site = _child_text(occurrence, "event-site")
+    province = _child_text(occurrence, "event-province")
+    city, country = _place(site)
+    if not (site or province):
+        result.problems.append(f"{label} ({code}) has no location")
+    date, clock = _child_text(occurrence, "event-date"), _child_text(occurrence, "event-time")
+    exact, assume = _zone(_child_text(occurrence, "event-time-zone"), province)
+    try:
+        if exact is not None and clock:
+            occurred_at_ms, _ = parse_local(date, clock, assume=exact)
+            zone_assumed = False
+        else:
+            occurred_at_ms, zone_assumed = parse_local(date, clock, assume=assume)
+    except (ParseError, ValueError, OverflowError) as exc:
+        result.problems.append(f"{label} ({code}) skipped: {exc}")
+        return None
+    region = province.upper() if country == "CA" else ""
+    return CarrierScan(
+        event_id=scan_event_id(CARRIER, pin, code, occurred_at_ms, f"{city}|{region}|{country}"),
+        carrier=CARRIER,
+        tracking_number=pin,
+        code=code,
+        description=_child_text(occurrence, "event-description"),
+        occurred_at_ms=occurred_at_ms,
+        zone_assumed=zone_assumed,
+        city=city,
+        region=region,
+        country=country,
+    )
