@@ -141,10 +141,12 @@ def should_be_open(
         return kinds
     last = state.last_event_at_ms
     if status not in _TERMINAL and last is not None:
+        # Both date from the last scan, when the silence began: the id of an episode must not
+        # depend on a threshold that is learned and may differ after a replay.
         if now_ms - last > stuck_after_ms:
-            kinds["stuck"] = last + stuck_after_ms
+            kinds["stuck"] = last
         if now_ms - last > policy.expire_after_ms:
-            kinds["expired"] = last + policy.expire_after_ms
+            kinds["expired"] = last
     promised = state.promised_delivery_ms
     if promised is not None and not delivered and status not in _TERMINAL:
         if now_ms > promised:

@@ -60,15 +60,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.report import build_report, check_against, render
+    from pipeline.report import build_report, check_against, render, write_charts
     from pipeline.simulator import Manifest
 
     engine = _engine(get_settings())
     report = build_report(engine)
+    engine.close()
     if args.manifest:
         check_against(report, Manifest.from_json(Path(args.manifest).read_text()))
     print(render(report))
-    engine.close()
+    if args.charts:
+        print("\ncharts:")
+        for path in write_charts(report, Path(args.charts)):
+            print(f"  {path}")
     return 0 if report.ok else 1
 
 
@@ -144,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = sub.add_parser("report", help="print the report from ClickHouse")
     report.add_argument("--manifest", help="check counts against a simulate --manifest file")
+    report.add_argument("--charts", metavar="DIR", help="also write PNG charts to DIR")
     report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="worker + simulator + drain + report, on fresh topics")
@@ -153,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser("bench", help="pipeline vs plain consume/produce passthrough")
-    bench.add_argument("--parcels", type=int, default=10000)
+    bench.add_argument("--parcels", type=int, default=20000)
     bench.add_argument("--seed", type=int, default=11)
     bench.set_defaults(func=cmd_bench)
 

@@ -1,5 +1,6 @@
 """`make demo`: a fresh run (own topics, group and database), the worker, the simulated feed,
-wait for the drain, then the report from ClickHouse checked against what was sent."""
+wait for the drain, then the report from ClickHouse checked against what was sent, and its
+charts as PNGs under the run's folder."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from pipeline.codec import AvroCodec
 from pipeline.drain import wait_drained
 from pipeline.ingest import Publisher
-from pipeline.report import build_report, check_against, render
+from pipeline.report import build_report, check_against, render, write_charts
 from pipeline.settings import get_settings
 from pipeline.simulator import publish, simulate
 from pipeline.sinks.engines import open_engine
@@ -62,4 +63,8 @@ def run_demo(parcels: int, seed: int, timeout: float) -> int:
         f"({delivered:,} scans incl. re-sent, {elapsed:.1f}s publish-to-drained)"
     )
     print(render(report, throughput))
+    charts = write_charts(report, run_dir / "charts")
+    print(f"\ncharts ({run_dir / 'charts'}):")
+    for path in charts:
+        print(f"  {path.name}")
     return 0 if report.ok else 1

@@ -40,8 +40,11 @@ def read_compacted(
         if low is None or high is None or high <= low:
             return
         consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
-        while True:
-            for message in consumer.consume(10000, timeout=5):
+        # Short polls: consume() waits its whole timeout to fill a batch, so a long timeout
+        # would cost that much per partition even when the end is already reached.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            for message in consumer.consume(10000, timeout=0.1):
                 error = message.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
@@ -52,6 +55,7 @@ def read_compacted(
                     yield key.decode(), message.value()
                 if offset >= high - 1:
                     return
+        raise RuntimeError(f"changelog {topic}[{partition}] not read to its end in 300s")
     finally:
         consumer.close()
 

@@ -15,15 +15,39 @@ RULES = load_rules()
 def shipment(tn: str, segment: str = "standard", service: str = "standard") -> dict:
     place = {"city": "Lyon", "region": "ARA", "postal_code": "69001", "country": "FR"}
     return {
-        "order_id": "O1", "tracking_number": tn, "carrier": "acme", "service_level": service,
-        "promised_delivery": 1_000 * HOUR, "customer_ref": "C1", "customer_segment": segment,
-        "origin": place, "destination": place, "is_return": False, "registered_at": 0,
-    }  # fmt: skip
+        "order_id": "O1",
+        "tracking_number": tn,
+        "carrier": "acme",
+        "service_level": service,
+        "promised_delivery": 1_000 * HOUR,
+        "customer_ref": "C1",
+        "customer_segment": segment,
+        "origin": place,
+        "destination": place,
+        "is_return": False,
+        "registered_at": 0,
+    }
 
 
 def scan(tn: str, event_id: str, status: str, hour: int, reason: str = "") -> TrackingEvent:
-    return TrackingEvent(event_id, tn, "acme", status, reason, event_id.upper(), "", hour * HOUR,
-                         hour * HOUR, False, "Lyon", "", "", "FR", "raw", "test")  # fmt: skip
+    return TrackingEvent(
+        event_id,
+        tn,
+        "acme",
+        status,
+        reason,
+        event_id.upper(),
+        "",
+        hour * HOUR,
+        hour * HOUR,
+        False,
+        "Lyon",
+        "",
+        "",
+        "FR",
+        "raw",
+        "test",
+    )
 
 
 LIFECYCLE = [
@@ -53,13 +77,22 @@ def run(segment: str = "standard", service: str = "standard") -> list[str]:
 
 
 def test_scripted_lifecycle_emits_exactly_these() -> None:
-    assert run() == ["shipped", "out_for_delivery", "failed_attempt", "out_for_delivery",
-                     "delivered"]  # fmt: skip
+    assert run() == [
+        "shipped",
+        "out_for_delivery",
+        "failed_attempt",
+        "out_for_delivery",
+        "delivered",
+    ]
 
 
 def test_rules_per_segment_and_service() -> None:
-    assert run(segment="business") == ["out_for_delivery", "failed_attempt",
-                                       "out_for_delivery", "delivered"]  # fmt: skip
+    assert run(segment="business") == [
+        "out_for_delivery",
+        "failed_attempt",
+        "out_for_delivery",
+        "delivered",
+    ]
     assert run(service="economy") == ["shipped", "failed_attempt", "delivered"]
 
 
@@ -76,8 +109,9 @@ def test_exception_opening_notifies_with_reason_and_stable_id() -> None:
     for _ in range(2):
         part = PartitionState()
         process_batch(part, LIFECYCLE[:2], [shipment("P1")], now_ms=3 * HOUR, rules=RULES)
-        out = process_batch(part, [scan("P1", "dm", "exception", 4, "damaged")], [], 4 * HOUR,
-                            rules=RULES)  # fmt: skip
+        out = process_batch(
+            part, [scan("P1", "dm", "exception", 4, "damaged")], [], 4 * HOUR, rules=RULES
+        )
         assert [(n["kind"], n["reason"]) for n in out.notifications] == [("exception", "damaged")]
         assert [(x["kind"], x["state"]) for x in out.exceptions] == [("damaged", "opened")]
         ids.append(out.notifications[0]["notification_id"])

@@ -11,9 +11,23 @@ TN = "TN1"
 
 def event(event_id: str, status: str, at: int, reason: str = "", city: str = "") -> TrackingEvent:
     return TrackingEvent(
-        event_id, TN, "acme", status, reason, status[:2].upper(), "", at, at, False, city, "",
-        "", "", "raw", "test",
-    )  # fmt: skip
+        event_id,
+        TN,
+        "acme",
+        status,
+        reason,
+        status[:2].upper(),
+        "",
+        at,
+        at,
+        False,
+        city,
+        "",
+        "",
+        "",
+        "raw",
+        "test",
+    )
 
 
 LIFECYCLE = [
@@ -29,9 +43,14 @@ LIFECYCLE = [
 
 def final_view(state: ParcelState) -> tuple[object, ...]:
     return (
-        state.status, state.reason, state.status_at_ms, state.city, state.milestones,
-        [h.event_id for h in state.history], state.last_event_at_ms,
-    )  # fmt: skip
+        state.status,
+        state.reason,
+        state.status_at_ms,
+        state.city,
+        state.milestones,
+        [h.event_id for h in state.history],
+        state.last_event_at_ms,
+    )
 
 
 def test_lifecycle_in_order() -> None:
@@ -39,9 +58,13 @@ def test_lifecycle_in_order() -> None:
     assert len(state.apply_events(LIFECYCLE, now_ms=10)) == 7
     assert (state.status, state.city, state.version) == ("delivered", "Munich", 1)
     assert state.milestones == {
-        "info_received": 1_000, "picked_up": 2_000, "departed_origin": 3_000,
-        "arrived_at_destination": 4_000, "out_for_delivery": 5_000, "delivered": 6_000,
-    }  # fmt: skip
+        "info_received": 1_000,
+        "picked_up": 2_000,
+        "departed_origin": 3_000,
+        "arrived_at_destination": 4_000,
+        "out_for_delivery": 5_000,
+        "delivered": 6_000,
+    }
 
 
 def test_unknown_status_never_becomes_current() -> None:

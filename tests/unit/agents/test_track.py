@@ -5,17 +5,39 @@ from agents.track import PartitionState, process_batch
 
 
 def scan(tn: str, event_id: str, status: str, at: int, reason: str = "") -> TrackingEvent:
-    return TrackingEvent(event_id, tn, "acme", status, reason, "X", "", at, at, False, "Oslo",
-                         "", "", "NO", "raw", "test")  # fmt: skip
+    return TrackingEvent(
+        event_id,
+        tn,
+        "acme",
+        status,
+        reason,
+        "X",
+        "",
+        at,
+        at,
+        False,
+        "Oslo",
+        "",
+        "",
+        "NO",
+        "raw",
+        "test",
+    )
 
 
 SHIPMENT = {
-    "order_id": "O1", "tracking_number": "P1", "carrier": "acme", "service_level": "expedited",
-    "promised_delivery": 99_000, "customer_ref": "C9", "customer_segment": "vip",
+    "order_id": "O1",
+    "tracking_number": "P1",
+    "carrier": "acme",
+    "service_level": "expedited",
+    "promised_delivery": 99_000,
+    "customer_ref": "C9",
+    "customer_segment": "vip",
     "origin": {"city": "", "region": "CA", "postal_code": "", "country": "US"},
     "destination": {"city": "", "region": "NY", "postal_code": "", "country": "US"},
-    "is_return": False, "registered_at": 0,
-}  # fmt: skip
+    "is_return": False,
+    "registered_at": 0,
+}
 
 
 def test_batch_dedups_and_notifies_only_on_status_change() -> None:

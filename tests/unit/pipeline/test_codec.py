@@ -17,7 +17,9 @@ from tests.unit.agents.test_track import SHIPMENT, scan
 
 
 def sample_records() -> dict[str, dict]:
-    out = process_batch(PartitionState(), [scan("P1", "a", "delivered", 1_000)], [SHIPMENT], now_ms=5_000)
+    out = process_batch(
+        PartitionState(), [scan("P1", "a", "delivered", 1_000)], [SHIPMENT], now_ms=5_000
+    )
     event = out.new_events[0].to_record()
     damaged = process_batch(
         PartitionState(), [scan("P1", "x", "exception", 2_000, "damaged")], [SHIPMENT], now_ms=6_000
@@ -30,17 +32,26 @@ def sample_records() -> dict[str, dict]:
         "OrderState": order.to_record(),
         "ModelSnapshot": {"name": "eta", "partition": 3, "model_json": "{}", "updated_at": 1},
         "Address": {"city": "Oslo", "region": "", "postal_code": "0150", "country": "NO"},
-        "RawCarrierEvent": raw_envelope("acme", "generic", b'{"x": 1}', "test", "P1", {"k": "v"}, 1),
+        "RawCarrierEvent": raw_envelope(
+            "acme", "generic", b'{"x": 1}', "test", "P1", {"k": "v"}, 1
+        ),
         "ShipmentRegistered": SHIPMENT,
         "TrackingEvent": event,
         "TrackingEventBatch": to_columns([out.new_events[0], out.new_events[0]]),
         "ParcelState": out.changed[0].to_record(),
         "Notification": out.notifications[0],
         "DeadLetter": {
-            "error": "bad", "stage": "parse", "topic": "t", "partition": 0, "offset": 7,
-            "raw_event_id": None, "carrier": None, "payload_format": None, "payload": b"\x00",
+            "error": "bad",
+            "stage": "parse",
+            "topic": "t",
+            "partition": 0,
+            "offset": 7,
+            "raw_event_id": None,
+            "carrier": None,
+            "payload_format": None,
+            "payload": b"\x00",
             "failed_at": 9,
-        },  # fmt: skip
+        },
     }
 
 
@@ -56,7 +67,9 @@ def test_every_schema_round_trips_through_the_wire_format(name: str) -> None:
 def test_parcel_state_survives_the_changelog_encoding() -> None:
     codec = AvroCodec()
     record = sample_records()["ParcelState"]
-    restored = ParcelState.from_record(codec.decode_as("ParcelState", codec.encode("ParcelState", record)))
+    restored = ParcelState.from_record(
+        codec.decode_as("ParcelState", codec.encode("ParcelState", record))
+    )
     assert restored.to_record() == record
 
 
@@ -70,7 +83,9 @@ def test_readers_without_our_codec_can_decode() -> None:
     codec = AvroCodec()
     named: dict = {}
     parsed = {
-        name: parse_schema(json.loads((SCHEMAS_DIR / f"{name}.avsc").read_text()), named_schemas=named)
+        name: parse_schema(
+            json.loads((SCHEMAS_DIR / f"{name}.avsc").read_text()), named_schemas=named
+        )
         for name in SCHEMA_ORDER
     }
     data = codec.encode("Notification", sample_records()["Notification"])
@@ -81,8 +96,12 @@ def test_readers_without_our_codec_can_decode() -> None:
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(b"", "shorter"), (b"\x01\x00\x00\x00\x01x", "magic"), (b"\x00\x00\x00\x03\xe7x", "unknown schema id"),
-     (b"\x00\x00\x00\x00\x02\xff", "bad RawCarrierEvent")],
+    [
+        (b"", "shorter"),
+        (b"\x01\x00\x00\x00\x01x", "magic"),
+        (b"\x00\x00\x00\x03\xe7x", "unknown schema id"),
+        (b"\x00\x00\x00\x00\x02\xff", "bad RawCarrierEvent"),
+    ],
 )
 def test_foreign_bytes_raise_codec_error(data: bytes, message: str) -> None:
     with pytest.raises(CodecError, match=message):
@@ -100,7 +119,12 @@ def test_simulated_feed_encodes() -> None:
 def test_columnar_batch_round_trips_to_the_same_events() -> None:
     codec = AvroCodec()
     events = process_batch(
-        PartitionState(), [scan("P1", "a", "picked_up", 1), scan("P2", "b", "delivered", 2)], [], now_ms=3
+        PartitionState(),
+        [scan("P1", "a", "picked_up", 1), scan("P2", "b", "delivered", 2)],
+        [],
+        now_ms=3,
     ).new_events
-    decoded = codec.decode_as("TrackingEventBatch", codec.encode("TrackingEventBatch", to_columns(events)))
+    decoded = codec.decode_as(
+        "TrackingEventBatch", codec.encode("TrackingEventBatch", to_columns(events))
+    )
     assert from_columns(decoded) == events
