@@ -8,7 +8,9 @@ else may escape a parser, so callers can dead-letter bad input without guessing.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ConnectorError(Exception):
@@ -73,3 +75,35 @@ def scan_event_id(
     """
     key = f"{carrier}\x1f{tracking_number}\x1f{code}\x1f{occurred_at_ms}\x1f{location}"
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+def load_json(payload: bytes) -> Any:
+    """The payload as JSON. Whatever json.loads cannot read raises ParseError: bad syntax, bad
+    UTF-8 (a ValueError), nesting too deep (RecursionError), an integer past Python's digit
+    limit (a plain ValueError)."""
+    try:
+        return json.loads(payload)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ParseError(f"not JSON: {exc}") from None
+
+
+def load_json_object(payload: bytes) -> dict[str, Any]:
+    document = load_json(payload)
+    if not isinstance(document, dict):
+        raise ParseError("expected a JSON object at the top level")
+    return document
+
+
+def text_value(value: Any) -> str:
+    """A JSON string stripped, or a number as text (carriers send some codes and ids as
+    either); anything else is ''."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def text_field(obj: Any, key: str) -> str:
+    """`text_value` of obj[key], '' when obj is not an object or has no such key."""
+    return text_value(obj.get(key) if isinstance(obj, dict) else None)

@@ -30,7 +30,7 @@ from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
-from connectors.places import city_name, country_code, postal_code
+from connectors.places import place
 from connectors.times import parse_iso, parse_offset
 
 MAPPING = "csv"
@@ -139,9 +139,9 @@ def _scan(fields: dict[str, str], ctx: ParseContext) -> CarrierScan:
     if not carrier:
         raise ParseError("no carrier in the row or the request")
     occurred_at_ms, zone_assumed = _occurred_at(fields)
-    city = city_name(fields.get("city"))
-    country = country_code(fields.get("country"))
-    postal = postal_code(fields.get("postal_code"), country)
+    city, postal, country = place(
+        fields.get("city"), fields.get("postal_code"), fields.get("country")
+    )
     return CarrierScan(
         event_id=scan_event_id(
             carrier, tracking_number, code, occurred_at_ms, f"{postal}|{city}|{country}"

@@ -31,11 +31,18 @@ write "HUB - CITY - COUNTRY"; both are split so city and country land in the rig
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
+from connectors.base import (
+    CarrierScan,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    load_json,
+    scan_event_id,
+    text_value,
+)
 from connectors.places import city_name, country_code, postal_code
 from connectors.times import parse_iso
 
@@ -58,17 +65,15 @@ _UTC = ZoneInfo("UTC")
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
-    try:
-        document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ParseError(f"not JSON: {exc}") from None
+    document = load_json(payload)
     if not isinstance(document, dict):
         raise ParseError("expected a JSON object at the top level")
     result = ParseResult()
     if "shipments" not in document:
         if {"title", "detail"} & document.keys():  # RFC 7807 problem body, e.g. 404
-            detail = _text(document.get("detail")) or _text(document.get("title"))
-            result.problems.append(f"request answered {_text(document.get('status'))}: {detail}")
+            detail = text_value(document.get("detail")) or text_value(document.get("title"))
+            status = text_value(document.get("status"))
+            result.problems.append(f"request answered {status}: {detail}")
             return result
         raise ParseError('not a DHL tracking response: no "shipments"')
     shipments = document["shipments"]
@@ -84,16 +89,8 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
     return result
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
 def _shipment(shipment: dict[str, Any], index: int, result: ParseResult) -> None:
-    tracking_number = _text(shipment.get("id"))
+    tracking_number = text_value(shipment.get("id"))
     if not tracking_number:
         result.problems.append(f"shipments[{index}] has no id")
         return
@@ -118,8 +115,8 @@ def _place(event: dict[str, Any]) -> tuple[str, str, str]:
     address = location.get("address") if isinstance(location, dict) else None
     if not isinstance(address, dict):
         return "", "", ""
-    country = country_code(_text(address.get("countryCode")))
-    parts = [part.strip() for part in _text(address.get("addressLocality")).split(" - ")]
+    country = country_code(text_value(address.get("countryCode")))
+    parts = [part.strip() for part in text_value(address.get("addressLocality")).split(" - ")]
     parts = [part for part in parts if part]
     if parts:
         named = country_code(parts[-1])
@@ -127,13 +124,13 @@ def _place(event: dict[str, Any]) -> tuple[str, str, str]:
             country = country or named
             parts.pop()
     city = city_name(parts[-1] if parts else "")
-    return city, postal_code(_text(address.get("postalCode")), country), country
+    return city, postal_code(text_value(address.get("postalCode")), country), country
 
 
 def _scan(
     tracking_number: str, event: dict[str, Any], label: str, result: ParseResult
 ) -> CarrierScan | None:
-    code = _text(event.get("statusCode"))
+    code = text_value(event.get("statusCode"))
     if not code:
         result.problems.append(f"{label} has no statusCode")
         return None
@@ -142,11 +139,11 @@ def _scan(
         result.problems.append(f"{label} ({code}) has no location")
     assume = ZoneInfo(_COUNTRY_ZONES[country]) if country in _COUNTRY_ZONES else _UTC
     try:
-        occurred_at_ms, zone_assumed = parse_iso(_text(event.get("timestamp")), assume)
+        occurred_at_ms, zone_assumed = parse_iso(text_value(event.get("timestamp")), assume)
     except (ParseError, ValueError, OverflowError) as exc:
         result.problems.append(f"{label} ({code}) skipped: {exc}")
         return None
-    description = _text(event.get("description")) or _text(event.get("status"))
+    description = text_value(event.get("description")) or text_value(event.get("status"))
     return CarrierScan(
         event_id=scan_event_id(
             CARRIER, tracking_number, code, occurred_at_ms, f"{postal}|{city}|{country}"

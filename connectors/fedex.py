@@ -32,11 +32,18 @@ response at all raises `ParseError`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
-from connectors.places import city_name, country_code, postal_code
+from connectors.base import (
+    CarrierScan,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    load_json_object,
+    scan_event_id,
+    text_field,
+)
+from connectors.places import place
 from connectors.times import parse_iso
 
 MAPPING = "fedex"
@@ -44,7 +51,7 @@ CARRIER = "fedex"
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
-    document = _load(payload)
+    document = load_json_object(payload)
     result = ParseResult()
     output = document.get("output")
     if output is None:
@@ -66,7 +73,7 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
         if not isinstance(track_results, list):
             result.problems.append(f"{where}.trackResults is missing")
             continue
-        requested = _text(entry, "trackingNumber")
+        requested = text_field(entry, "trackingNumber")
         for position, track in enumerate(track_results):
             label = f"{where}.trackResults[{position}]"
             if isinstance(track, dict):
@@ -78,33 +85,13 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
     return result
 
 
-def _load(payload: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(payload)
-    except (ValueError, TypeError, RecursionError) as exc:  # ValueError covers bad UTF-8
-        raise ParseError(f"not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise ParseError("expected a JSON object at the top level")
-    return document
-
-
-def _text(obj: Any, key: str) -> str:
-    """A string field, tolerating numbers (FedEx sends some ids as either); else ''."""
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
 def _error(error: Any) -> str:
-    return f"{_text(error, 'code') or '?'} {_text(error, 'message')}".strip()
+    return f"{text_field(error, 'code') or '?'} {text_field(error, 'message')}".strip()
 
 
 def _parcel(track: dict[str, Any], fallback_number: str, where: str, result: ParseResult) -> None:
     # The per-result number wins: one requested number can resolve to several shipments.
-    number = _text(track.get("trackingNumberInfo"), "trackingNumber") or fallback_number
+    number = text_field(track.get("trackingNumberInfo"), "trackingNumber") or fallback_number
     if not number:
         result.problems.append(f"{where} has no tracking number")
         return
@@ -126,11 +113,11 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     if not isinstance(event, dict):
         problems.append(f"{where} is not an object")
         return None
-    code = (_text(event, "eventType") or _text(event, "derivedStatusCode")).upper()
+    code = (text_field(event, "eventType") or text_field(event, "derivedStatusCode")).upper()
     if not code:
         problems.append(f"{where} has no eventType")
         return None
-    stamp = _text(event, "date")
+    stamp = text_field(event, "date")
     try:
         occurred_at_ms, zone_assumed = parse_iso(stamp)
     except (ParseError, ValueError, OverflowError) as exc:
@@ -140,15 +127,17 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     location = event.get("scanLocation")
     if not isinstance(location, dict):
         location = {}
-    country = country_code(_text(location, "countryCode") or _text(location, "countryName"))
-    city = city_name(_text(location, "city"))
-    postal = postal_code(_text(location, "postalCode"), country)
+    city, postal, country = place(
+        text_field(location, "city"),
+        text_field(location, "postalCode"),
+        text_field(location, "countryCode") or text_field(location, "countryName"),
+    )
     if not (city or postal or country):
         problems.append(f"{where} ({code}) has no scan location")
 
-    description = _text(event, "eventDescription")
-    exception = " ".join(filter(None, (_text(event, "exceptionCode"),
-                                       _text(event, "exceptionDescription"))))  # fmt: skip
+    description = text_field(event, "eventDescription")
+    exception = " ".join(filter(None, (text_field(event, "exceptionCode"),
+                                       text_field(event, "exceptionDescription"))))  # fmt: skip
     if exception:
         description = f"{description} ({exception})" if description else exception
     return CarrierScan(
@@ -160,7 +149,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
         occurred_at_ms=occurred_at_ms,
         zone_assumed=zone_assumed,
         city=city,
-        region=_text(location, "stateOrProvinceCode"),
+        region=text_field(location, "stateOrProvinceCode"),
         postal_code=postal,
         country=country,
     )

@@ -12,21 +12,24 @@ alone is taken as noon UTC (the middle of the day errs least either way) and fla
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
-from connectors.places import city_name, country_code, postal_code
+from connectors.base import (
+    CarrierScan,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    load_json,
+    scan_event_id,
+)
+from connectors.places import place
 from connectors.times import parse_iso
 
 MAPPING = "generic"
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
-    try:
-        document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParseError(f"not JSON: {exc}") from None
+    document = load_json(payload)
     if not isinstance(document, dict):
         raise ParseError("expected a JSON object at the top level")
     carrier = document.get("carrier") or ctx.carrier
@@ -74,9 +77,11 @@ def _scan(carrier: str, event: dict[str, Any], index: int) -> CarrierScan:
     location = event.get("location") or {}
     if not isinstance(location, dict):
         raise ParseError(f"events[{index}].location must be an object")
-    city = city_name(_text(location, "city", index))
-    country = country_code(_text(location, "country", index))
-    postal = postal_code(_text(location, "postal_code", index), country)
+    city, postal, country = place(
+        _text(location, "city", index),
+        _text(location, "postal_code", index),
+        _text(location, "country", index),
+    )
     return CarrierScan(
         event_id=scan_event_id(
             carrier, tracking_number, code, occurred_at_ms, f"{postal}|{city}|{country}"

@@ -122,3 +122,9 @@ def city_name(value: str | None) -> str:
     if cleaned.isupper() or cleaned.islower():
         return _WORD.sub(lambda m: m.group(0).capitalize(), cleaned.lower())
     return cleaned
+
+
+def place(city: str | None, postal: str | None, country: str | None) -> tuple[str, str, str]:
+    """(city, postal code, country), each normalized; the country decides the postal format."""
+    country = country_code(country)
+    return city_name(city), postal_code(postal, country), country

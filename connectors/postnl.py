@@ -29,11 +29,17 @@ or country is given per scan, and none is guessed. The location code feeds the e
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
+from connectors.base import (
+    CarrierScan,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    load_json,
+    scan_event_id,
+)
 from connectors.times import parse_iso, parse_local
 
 MAPPING = "postnl"
@@ -43,10 +49,7 @@ _SECTIONS = ("CurrentStatus", "CompleteStatus")
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
-    try:
-        document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ParseError(f"not JSON: {exc}") from None
+    document = load_json(payload)
     if not isinstance(document, dict):
         raise ParseError("expected a JSON object at the top level")
     result = ParseResult()

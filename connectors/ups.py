@@ -32,11 +32,18 @@ are read.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
-from connectors.places import city_name, country_code, postal_code
+from connectors.base import (
+    CarrierScan,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    load_json_object,
+    scan_event_id,
+    text_field,
+)
+from connectors.places import place
 from connectors.times import parse_local
 
 MAPPING = "ups"
@@ -44,12 +51,7 @@ CARRIER = "ups"
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
-    try:
-        document = json.loads(payload)
-    except (ValueError, TypeError, RecursionError) as exc:  # ValueError covers bad UTF-8
-        raise ParseError(f"not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise ParseError("expected a JSON object at the top level")
+    document = load_json_object(payload)
     result = ParseResult()
     track = document.get("trackResponse")
     if track is None:
@@ -66,7 +68,7 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
         if not isinstance(shipment, dict):
             result.problems.append(f"shipment[{index}] is not an object")
             continue
-        inquiry = _text(shipment, "inquiryNumber")
+        inquiry = text_field(shipment, "inquiryNumber")
         label = inquiry or f"shipment[{index}]"
         warnings = shipment.get("warnings")
         for warning in warnings if isinstance(warnings, list) else ():
@@ -87,25 +89,15 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(obj: Any, key: str) -> str:
-    """A string field, tolerating numbers (UPS sends some codes as either); else ''."""
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
 def _message(error: Any) -> str:
-    return f"{_text(error, 'code') or '?'} {_text(error, 'message')}".strip()
+    return f"{text_field(error, 'code') or '?'} {text_field(error, 'message')}".strip()
 
 
 def _package(package: Any, inquiry: str, where: str, result: ParseResult) -> None:
     if not isinstance(package, dict):
         result.problems.append(f"{where} is not an object")
         return
-    number = _text(package, "trackingNumber") or inquiry
+    number = text_field(package, "trackingNumber") or inquiry
     if not number:
         result.problems.append(f"{where} has no tracking number")
         return
@@ -120,10 +112,10 @@ def _package(package: Any, inquiry: str, where: str, result: ParseResult) -> Non
 
 
 def _code(status: dict[str, Any]) -> str:
-    detail = _text(status, "statusCode")
+    detail = text_field(status, "statusCode")
     if detail.isdigit():
         return detail.zfill(3)  # the appendix lists "3", the API sends "003": one key for both
-    return (detail or _text(status, "type")).upper()
+    return (detail or text_field(status, "type")).upper()
 
 
 def _clock(value: str) -> str:
@@ -133,12 +125,12 @@ def _clock(value: str) -> str:
 
 
 def _when(activity: dict[str, Any]) -> tuple[int, bool]:
-    gmt_date, gmt_time = _text(activity, "gmtDate"), _text(activity, "gmtTime")
+    gmt_date, gmt_time = text_field(activity, "gmtDate"), text_field(activity, "gmtTime")
     if gmt_date and gmt_time:
         return parse_local(gmt_date, _clock(gmt_time), "+00:00", date_format="%Y%m%d",
                            time_format="%H%M%S")  # fmt: skip
-    return parse_local(_text(activity, "date"), _clock(_text(activity, "time")),
-                       _text(activity, "gmtOffset") or None, date_format="%Y%m%d",
+    return parse_local(text_field(activity, "date"), _clock(text_field(activity, "time")),
+                       text_field(activity, "gmtOffset") or None, date_format="%Y%m%d",
                        time_format="%H%M%S")  # fmt: skip
 
 
@@ -158,14 +150,16 @@ def _scan(number: str, activity: Any, where: str, problems: list[str]) -> Carrie
         return None
 
     address = _dict(_dict(activity.get("location")).get("address"))
-    country = country_code(_text(address, "countryCode") or _text(address, "country"))
-    city = city_name(_text(address, "city"))
-    postal = postal_code(_text(address, "postalCode"), country)
+    city, postal, country = place(
+        text_field(address, "city"),
+        text_field(address, "postalCode"),
+        text_field(address, "countryCode") or text_field(address, "country"),
+    )
     if not (city or postal or country):
         problems.append(f"{where} ({code}) has no location")
 
-    description = _text(status, "description")
-    activity_code = _text(status, "code")
+    description = text_field(status, "description")
+    activity_code = text_field(status, "code")
     if activity_code:
         description = f"{description} [{activity_code}]" if description else activity_code
     return CarrierScan(
@@ -177,7 +171,7 @@ def _scan(number: str, activity: Any, where: str, problems: list[str]) -> Carrie
         occurred_at_ms=occurred_at_ms,
         zone_assumed=zone_assumed,
         city=city,
-        region=_text(address, "stateProvince"),
+        region=text_field(address, "stateProvince"),
         postal_code=postal,
         country=country,
     )

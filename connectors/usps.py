@@ -27,12 +27,19 @@ no country is taken as US (USPS only reports states and ZIP Codes for US scans).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 from typing import Any
 
-from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
-from connectors.places import city_name, country_code, postal_code
+from connectors.base import (
+    CarrierScan,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    load_json,
+    scan_event_id,
+    text_field,
+)
+from connectors.places import place
 from connectors.times import parse_iso, parse_offset
 
 MAPPING = "usps"
@@ -40,10 +47,7 @@ CARRIER = "usps"
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
-    try:
-        document = json.loads(payload)
-    except (ValueError, TypeError, RecursionError) as exc:  # ValueError covers bad UTF-8
-        raise ParseError(f"not JSON: {exc}") from None
+    document = load_json(payload)
     items = document if isinstance(document, list) else [document]
     if not all(isinstance(item, dict) and _is_tracking(item) for item in items):
         raise ParseError("not a USPS tracking response: expected TrackingDetails object(s)")
@@ -59,20 +63,11 @@ def _is_tracking(item: dict[str, Any]) -> bool:
     return "trackingNumber" in item or "trackingEvents" in item or "error" in item
 
 
-def _text(obj: Any, key: str) -> str:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
 def _item(item: dict[str, Any], index: int, result: ParseResult) -> None:
-    number = _text(item, "trackingNumber")
+    number = text_field(item, "trackingNumber")
     error = item.get("error")
     if error:
-        detail = " ".join(filter(None, (_text(error, "code"), _text(error, "message"))))
+        detail = " ".join(filter(None, (text_field(error, "code"), text_field(error, "message"))))
         result.problems.append(f"{number or f'item[{index}]'}: {detail or 'error'}")
     events = item.get("trackingEvents")
     if not number:
@@ -90,13 +85,13 @@ def _item(item: dict[str, Any], index: int, result: ParseResult) -> None:
 
 
 def _when(event: dict[str, Any]) -> tuple[int, bool]:
-    gmt = _text(event, "GMTTimestamp")
+    gmt = text_field(event, "GMTTimestamp")
     if gmt:
         occurred_at_ms, assumed = parse_iso(gmt, UTC)
         # GMT needs no zone: naive is still exact; only a date without a time is a guess.
         return occurred_at_ms, assumed and "T" not in gmt.upper() and " " not in gmt
-    local = _text(event, "eventTimestamp")
-    offset = _text(event, "GMTOffset")
+    local = text_field(event, "eventTimestamp")
+    offset = text_field(event, "GMTOffset")
     if offset:
         occurred_at_ms, assumed = parse_iso(local, parse_offset(offset))
         return occurred_at_ms, assumed and "T" not in local.upper() and " " not in local
@@ -107,7 +102,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     if not isinstance(event, dict):
         problems.append(f"{where} is not an object")
         return None
-    code = _text(event, "eventCode").upper()
+    code = text_field(event, "eventCode").upper()
     if not code:
         problems.append(f"{where} has no eventCode")
         return None
@@ -117,10 +112,10 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
         problems.append(f"{where} skipped: unreadable timestamp: {exc}")
         return None
 
-    region, zip_code = _text(event, "eventState"), _text(event, "eventZIP")
-    country = country_code(_text(event, "eventCountry")) or ("US" if region or zip_code else "")
-    city = city_name(_text(event, "eventCity"))
-    postal = postal_code(zip_code, country)
+    region, zip_code = text_field(event, "eventState"), text_field(event, "eventZIP")
+    # A state or ZIP Code without a country is a domestic scan (see the place rule above).
+    country = text_field(event, "eventCountry") or ("US" if region or zip_code else "")
+    city, postal, country = place(text_field(event, "eventCity"), zip_code, country)
     if not (city or postal or region):
         problems.append(f"{where} ({code}) has no location")
     return CarrierScan(
@@ -128,7 +123,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
         carrier=CARRIER,
         tracking_number=number,
         code=code,
-        description=_text(event, "eventType"),
+        description=text_field(event, "eventType"),
         occurred_at_ms=occurred_at_ms,
         zone_assumed=zone_assumed,
         city=city,

@@ -318,7 +318,7 @@ def _draw_scorecard(plt: Any, report: Report) -> Any:
     for i, (label, values, color) in enumerate(series):
         bars = rates.bar([p + (i - 1) * width for p in x], values, width, label=label, color=color)
         rates.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7)
-    rates.set_xticks(list(x), carriers)
+    rates.set_xticks(list(x), carriers, rotation=25, ha="right")
     rates.set_ylim(0, 1.15)
     rates.yaxis.set_major_formatter(PercentFormatter(1.0))
     rates.set_title("rates (delivered parcels; exceptions: all parcels)")
@@ -329,7 +329,7 @@ def _draw_scorecard(plt: Any, report: Report) -> Any:
         values = [getattr(c, key) or 0.0 for c in report.scorecard]
         bars = transit.bar([p + (i - 0.5) * 0.4 for p in x], values, 0.4, label=label, color=color)
         transit.bar_label(bars, labels=[f"{v:.0f}" for v in values], fontsize=7)
-    transit.set_xticks(list(x), carriers)
+    transit.set_xticks(list(x), carriers, rotation=25, ha="right")
     longest = max((c.transit_p90_hours or 0.0) for c in report.scorecard)
     transit.set_ylim(0, max(longest, 1.0) * 1.2)  # headroom for the legend above the bars
     transit.set_ylabel("hours")

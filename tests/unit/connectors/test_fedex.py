@@ -2,17 +2,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import connectors
 from agents.normalize import Normalizer
 from agents.taxonomy import Status
 from tests.conftest import FIXTURES
+from tests.connector_fuzz import json_fuzz_tests, json_values
 from tests.golden import assert_golden
 
 FIXTURE = FIXTURES / "fedex" / "multi_parcel.json"
@@ -90,70 +87,16 @@ def test_unreadable_payloads_raise_parse_error_with_reason(payload: bytes, reaso
         connectors.parse("fedex", payload, CTX)
 
 
-# -- fuzzing: only ParseError (raised by the parser itself, not a wrapped bug) may escape -------
+# -- fuzzing: only ParseError, raised by the parser itself, may escape ---------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-    | st.sampled_from(["", "2026-11-20", "2026-11-20T25:00:00", "0001-01-01T00:00:00+14:00",
-                       "-99:99", "+05:00", "20261120", "9999999", "T"]),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12,
+TestFuzz = json_fuzz_tests(
+    "fedex",
+    [FIXTURE],
+    json_values("-99:99", "+05:00", "20261120", "9999999", "T"),
+    # with a tracking number, so that the value reaches the parcel and the scan levels
+    lambda value: [
+        {"output": {"completeTrackResults": [{"trackingNumber": "T1", "trackResults": [value]}]}},
+        {"output": {"completeTrackResults": [{"trackingNumber": "T1",
+                                              "trackResults": [{"scanEvents": [value]}]}]}},
+    ],
 )  # fmt: skip
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if prefix:
-        yield prefix
-    if isinstance(node, dict):
-        children: Any = node.items()
-    else:
-        children = enumerate(node) if isinstance(node, list) else ()
-    for key, child in children:
-        yield from _paths(child, (*prefix, key))
-
-
-def _mutate(document: Any, data: st.DataObject) -> Any:
-    for _ in range(data.draw(st.integers(1, 4))):
-        paths = list(_paths(document))
-        if not paths:
-            break
-        path = data.draw(st.sampled_from(paths))
-        parent = document
-        for step in path[:-1]:
-            parent = parent[step]
-        if data.draw(st.booleans()):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = data.draw(json_values)
-    return document
-
-
-def _only_parse_error(payload: bytes) -> None:
-    try:
-        result = connectors.parse("fedex", payload, CTX)
-    except connectors.ParseError as exc:
-        # connectors.parse wraps a leaked KeyError & co. as ParseError *from* it: that is a bug.
-        assert exc.__cause__ is None, f"parser leaked {exc.__cause__!r}"
-        return
-    assert all(isinstance(scan.occurred_at_ms, int) and scan.code for scan in result.scans)
-
-
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=300))
-def test_random_bytes_only_raise_parse_error(payload: bytes) -> None:
-    _only_parse_error(payload)
-
-
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(json_values)
-def test_random_json_only_raises_parse_error(value: Any) -> None:
-    _only_parse_error(json.dumps(value).encode())
-    nested = {"output": {"completeTrackResults": [{"trackResults": [value]}]}}
-    _only_parse_error(json.dumps(nested).encode())
-
-
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_mutated_fixture_only_raises_parse_error(data: st.DataObject) -> None:
-    _only_parse_error(json.dumps(_mutate(copy.deepcopy(DOCUMENT), data)).encode())

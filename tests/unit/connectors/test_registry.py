@@ -3,6 +3,7 @@ every mapping file speaks only the taxonomy, and an unknown format says what is 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from pathlib import Path
 
@@ -43,3 +44,16 @@ def test_unknown_format_lists_the_known_ones() -> None:
     message = str(raised.value)
     assert "pigeon-post" in message
     assert all(name in message for name in connectors.known_formats())
+
+
+@pytest.mark.parametrize("payload_format", connectors.known_formats())
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 100_000, b'{"a": ' + b"9" * 5000 + b"}", b"\xff\xfe\x00", b""],
+    ids=["deep-nesting", "huge-integer", "bad-utf8", "empty"],
+)
+def test_pathological_payloads_raise_parse_error(payload_format: str, payload: bytes) -> None:
+    """Inputs too large for the fuzzers to reach: deep nesting and 5,000-digit integers."""
+    parse = connectors.parser_for(payload_format)
+    with contextlib.suppress(connectors.ParseError):
+        parse(payload, connectors.ParseContext(payload_format, 0, "test"))

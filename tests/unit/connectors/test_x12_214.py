@@ -11,6 +11,7 @@ from agents.normalize import Normalizer
 from agents.taxonomy import Status
 from connectors import x12_214
 from tests.conftest import FIXTURES
+from tests.connector_fuzz import RECORD_EDITS, assert_only_parse_error, edit_records, fuzz_tests
 from tests.golden import assert_golden
 
 MULTI = FIXTURES / "x12_214" / "multi_transaction.edi"
@@ -30,17 +31,7 @@ def _segments(path: Path) -> tuple[list[str], str, str]:
 
 
 def _must_not_escape(payload: bytes) -> None:
-    """The contract: a parse returns a well-formed result or raises ParseError, nothing else.
-    Calls the module directly: connectors.parse() would wrap any other exception."""
-    try:
-        result = x12_214.parse(payload, CTX)
-    except connectors.ParseError as exc:
-        assert exc.reason
-        return
-    for scan in result.scans:
-        assert isinstance(scan.occurred_at_ms, int)
-        assert scan.tracking_number and scan.code and scan.event_id
-    assert all(isinstance(problem, str) for problem in result.problems)
+    assert_only_parse_error("x12_214", payload, CTX)
 
 
 @pytest.mark.parametrize("fixture", [MULTI, PIPE], ids=lambda path: path.stem)
@@ -113,7 +104,7 @@ def test_bad_dates_and_time_codes_are_problems_not_failures() -> None:
     assert len(result.problems) == 4
 
 
-# --- fuzz: only ParseError (or a clean result) may come out ---------------------------------
+# -- fuzzing: only ParseError, raised by the parser itself, may escape ---------------------------
 
 SEGMENT_IDS = ["ISA", "GS", "ST", "B10", "L11", "N1", "N3", "N4", "LX", "AT7", "MS1", "MS2",
                "AT8", "SE", "GE", "IEA", "K1", ""]  # fmt: skip
@@ -123,11 +114,7 @@ element = st.text(alphabet=st.characters(codec="latin-1"), max_size=12) | st.sam
 )  # fmt: skip
 
 
-@settings(max_examples=1000, deadline=None)
-@given(st.binary(max_size=400))
-def test_random_bytes_only_raise_parse_error(payload: bytes) -> None:
-    _must_not_escape(payload)
-    _must_not_escape(ISA.encode() + payload)
+TestFuzz = fuzz_tests("x12_214", [ISA.encode()], CTX)
 
 
 @settings(max_examples=1000, deadline=None)
@@ -153,20 +140,10 @@ def test_segment_soup_only_raises_parse_error(
 def test_mutated_fixture_only_raises_parse_error(data: st.DataObject, fixture: Path) -> None:
     segments, sep, terminator = _segments(fixture)
     for _ in range(data.draw(st.integers(1, 4))):
-        action = data.draw(st.sampled_from(["delete", "duplicate", "shuffle", "alter", "seps"]))
-        index = data.draw(st.integers(0, len(segments) - 1)) if segments else 0
-        if action == "delete" and segments:
-            del segments[index]
-        elif action == "duplicate" and segments:
-            segments.insert(index, segments[index])
-        elif action == "shuffle":
-            segments = data.draw(st.permutations(segments))
-        elif action == "alter" and segments:
-            elements = segments[index].split(sep)
-            position = data.draw(st.integers(0, len(elements)))
-            elements[position : position + 1] = [data.draw(element)]
-            segments[index] = sep.join(elements)
-        elif action == "seps":
+        action = data.draw(st.sampled_from([*RECORD_EDITS, "seps"]))
+        if action != "seps":
+            segments = edit_records(segments, action, data, sep, element)
+        else:
             new_sep, new_term = data.draw(st.sampled_from(["*", "|", "^", "~", ":", "\n", "A"])), \
                 data.draw(st.sampled_from(["~", "\n", "'", "*", " "]))  # fmt: skip
             segments = [s.replace(sep, new_sep) for s in segments]
