@@ -54,6 +54,7 @@ Design choices, each measured on the Olist replay (`python -m pipeline.eval_eta`
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -83,16 +84,22 @@ class Lane:
 
         Destination is kept longer than origin because last-mile distance dominates transit
         time: on the Olist replay the destination state explains far more than the origin.
+        Memoized: every observation and prediction walks this chain.
         """
-        c, s, o, d = self.carrier, self.service_level, self.origin_region, self.destination_region
-        chain = (
-            ("lane", Lane(c, s, o, d)),
-            ("destination", Lane(c, s, ANY, d)),
-            ("service", Lane(c, s, ANY, ANY)),
-            ("carrier", Lane(c, ANY, ANY, ANY)),
-            ("global", Lane(ANY, ANY, ANY, ANY)),
-        )
-        return _dedupe(chain)
+        return _fallbacks(self)
+
+
+@lru_cache(maxsize=65536)
+def _fallbacks(lane: Lane) -> tuple[tuple[str, Lane], ...]:
+    c, s, o, d = lane.carrier, lane.service_level, lane.origin_region, lane.destination_region
+    chain = (
+        ("lane", Lane(c, s, o, d)),
+        ("destination", Lane(c, s, ANY, d)),
+        ("service", Lane(c, s, ANY, ANY)),
+        ("carrier", Lane(c, ANY, ANY, ANY)),
+        ("global", Lane(ANY, ANY, ANY, ANY)),
+    )
+    return _dedupe(chain)
 
 
 def _dedupe(chain: Iterable[tuple[str, Lane]]) -> tuple[tuple[str, Lane], ...]:
@@ -133,7 +140,7 @@ class QuantileSketch:
     # Lazy decay multiplies each new weight by 1/decay; renormalize before floats overflow.
     _RESCALE_AT = 1e100
 
-    __slots__ = ("_decay", "_sorted", "buckets", "count", "scale", "total")
+    __slots__ = ("_answers", "_decay", "_sorted", "buckets", "count", "scale", "total")
 
     def __init__(self, decay: float = 1.0) -> None:
         if not 0.0 < decay <= 1.0:
@@ -144,6 +151,8 @@ class QuantileSketch:
         self.total = 0.0  # sum of stored weights (in units of `scale`)
         self.scale = 1.0  # weight the next observation gets
         self._sorted: list[int] | None = None
+        # Many parcels of one lane ask the same sketch between two deliveries: answer from here.
+        self._answers: dict[tuple[float, ...], list[float]] = {}
 
     @classmethod
     def bucket_of(cls, seconds: float) -> int:
@@ -160,6 +169,7 @@ class QuantileSketch:
         return low, low * cls.GROWTH
 
     def add(self, seconds: float) -> None:
+        self._answers.clear()
         index = self.bucket_of(seconds)
         if index not in self.buckets:
             self._sorted = None
@@ -172,6 +182,7 @@ class QuantileSketch:
                 self._rescale()
 
     def _rescale(self) -> None:
+        self._answers.clear()
         factor = 1.0 / self.scale
         self.buckets = {i: w * factor for i, w in self.buckets.items() if w * factor > 1e-12}
         self._sorted = None
@@ -185,6 +196,13 @@ class QuantileSketch:
 
     def quantiles(self, qs: Iterable[float]) -> list[float]:
         """Quantiles in seconds, interpolated linearly inside the bucket that holds them."""
+        key = tuple(qs)
+        cached = self._answers.get(key)
+        if cached is None:
+            cached = self._answers[key] = self._quantiles(key)
+        return list(cached)
+
+    def _quantiles(self, qs: tuple[float, ...]) -> list[float]:
         wanted = sorted((q, n) for n, q in enumerate(qs))
         out = [0.0] * len(wanted)
         if not self.buckets:

@@ -30,6 +30,8 @@ class BatchProducer:
             "compression.type": "lz4",
             "partitioner": "murmur2_random",  # same partition as Java clients for the same key
             "queue.buffering.max.messages": 500000,
+            # Model snapshots may be megabytes; every other topic keeps the broker's 1 MB limit.
+            "message.max.bytes": 20_000_000,
         }
         config.update(overrides)
         self._producer = Producer(config)

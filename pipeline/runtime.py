@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 
 # Keeps one events-topic message well under Kafka's 1 MB default message size.
 MAX_EVENTS_PER_BUNDLE = 2000
+MODEL_SNAPSHOT_WARN_BYTES = 8_000_000
 
 
 class InputMessage(NamedTuple):
@@ -295,9 +297,9 @@ class Pipeline:
         models = self.model_store.read_partition(partition)
         part = PartitionState(parcels)
         if "eta" in models:
-            part.eta = EtaModel.from_dict(json.loads(models["eta"]["model_json"]))
+            part.eta = EtaModel.from_dict(json.loads(zlib.decompress(models["eta"]["model"])))
         if "gaps" in models:
-            part.gaps = GapModel.from_dict(json.loads(models["gaps"]["model_json"]))
+            part.gaps = GapModel.from_dict(json.loads(zlib.decompress(models["gaps"]["model"])))
         now = now_ms()
         for state in parcels.values():
             part.schedule(state, now, self.policy)
@@ -387,20 +389,14 @@ class Pipeline:
             self._snapshot_models(partition, part, now)
 
     def _snapshot_models(self, partition: int, part: PartitionState, now: int) -> None:
-        snapshots = [
-            {
-                "name": "eta",
-                "partition": partition,
-                "updated_at": now,
-                "model_json": json.dumps(part.eta.to_dict()),
-            },
-            {
-                "name": "gaps",
-                "partition": partition,
-                "updated_at": now,
-                "model_json": json.dumps(part.gaps.to_dict()),
-            },
-        ]
+        snapshots = []
+        for name, model in (("eta", part.eta), ("gaps", part.gaps)):
+            blob = zlib.compress(json.dumps(model.to_dict()).encode(), 6)
+            if len(blob) > MODEL_SNAPSHOT_WARN_BYTES:
+                log.warning("%s model of partition %d is %.1f MB compressed; the models topic "
+                            "takes 16 MB", name, partition, len(blob) / 1e6)  # fmt: skip
+            snapshots.append({"name": name, "partition": partition, "updated_at": now,
+                              "model": blob})  # fmt: skip
         self.model_store.write(partition, snapshots, self.producer)
         part.models_changed = False
         self._snapshot_at[partition] = now

@@ -76,7 +76,10 @@ class Settings(BaseSettings):
     )
     timer_interval: float = Field(5.0, gt=0, description="Seconds between deadline checks.")
     model_snapshot_seconds: float = Field(
-        10.0, gt=0, description="At most this often a partition's learned models are saved."
+        60.0,
+        gt=0,
+        description="At most this often a partition's learned models are saved (a crash loses "
+        "at most this much learning; serializing a large model costs a fraction of a second).",
     )
 
     # Worker

@@ -22,6 +22,7 @@ class TopicSpec:
     key: str
     compacted: bool = False
     doc: str = ""
+    config: tuple[tuple[str, str], ...] = ()
 
 
 RAW = TopicSpec(
@@ -41,7 +42,12 @@ ORDER_UPDATES = TopicSpec(
 )
 ORDER_STATE = TopicSpec("order-state", "OrderState", "order id", compacted=True, doc="changelog")
 MODELS = TopicSpec(
-    "models", "ModelSnapshot", "model name", compacted=True, doc="ETA and gap models per partition"
+    "models",
+    "ModelSnapshot",
+    "model name",
+    compacted=True,
+    doc="ETA and gap models per partition",
+    config=(("max.message.bytes", "16777216"),),  # a model of many lanes is megabytes
 )
 
 ALL_TOPICS = (
@@ -106,6 +112,7 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
                 )
             continue
         config = {"cleanup.policy": "compact"} if spec.compacted else {}
+        config.update(spec.config)
         wanted.append(
             NewTopic(name, settings.partitions, settings.replication_factor, config=config)
         )

@@ -30,7 +30,12 @@ def sample_records() -> dict[str, dict]:
         "ParcelException": damaged.exceptions[0],
         "OrderParcelUpdate": out.order_updates[0],
         "OrderState": order.to_record(),
-        "ModelSnapshot": {"name": "eta", "partition": 3, "model_json": "{}", "updated_at": 1},
+        "ModelSnapshot": {
+            "name": "eta",
+            "partition": 3,
+            "model": b"x\x9c\xab\xae\x05\x00\x01u\x00\xf9",
+            "updated_at": 1,
+        },
         "Address": {"city": "Oslo", "region": "", "postal_code": "0150", "country": "NO"},
         "RawCarrierEvent": raw_envelope(
             "acme", "generic", b'{"x": 1}', "test", "P1", {"k": "v"}, 1
