@@ -3,26 +3,26 @@
 Faust does what it is good at here: the app, topic subscriptions, partition assignment
 (events and shipments are co-partitioned, so one worker owns a parcel), offset commits,
 rebalancing, the CLI and web views. The per-message work is done per batch by
-`pipeline.runtime.Pipeline` in a worker thread, because Faust's own per-message and per-table-
-write costs cap throughput far below what a tracking backbone needs.
+`pipeline.runtime.Pipeline` in a separate runtime process (`pipeline.runtime_process`): Faust's
+per-message and per-table-write costs cap throughput far below what a tracking backbone needs,
+and one interpreter cannot run Faust's loop and the steps on two cores.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, cast
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pipeline.runtime import InputMessage, Pipeline
+from pipeline import metrics, runtime_process
+from pipeline.runtime import InputMessage, StepStats
 from pipeline.settings import get_settings
-from pipeline.sinks.engines import open_engine
-from pipeline.sinks.migrations import migrate
 from pipeline.topics import EVENTS, ORDER_UPDATES, RAW, SHIPMENTS, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -31,21 +31,22 @@ settings.state_dir.mkdir(parents=True, exist_ok=True)  # Faust's datadir lives u
 
 
 class ParcelstreamApp(faust.App):
-    """Creates topics and ClickHouse tables before the consumer subscribes."""
+    """Creates topics, then starts the runtime process (which opens ClickHouse and migrates)
+    before the consumer subscribes."""
 
-    pipeline: Pipeline | None = None
+    runtime: ProcessPoolExecutor | None = None
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ensure_topics, settings)
-        url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
-        engine = await loop.run_in_executor(
-            None, open_engine, url, settings.chdb_dir, settings.clickhouse_database
+        self.runtime = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),  # Faust has threads: never fork
+            initializer=runtime_process.start,
+            initargs=(os.getpid(),),
         )
-        applied = await loop.run_in_executor(None, migrate, engine)
-        log.info("clickhouse (%s) ready; migrations applied: %s", engine.name, applied or "none")
-        self.pipeline = Pipeline(settings, engine)
+        await loop.run_in_executor(self.runtime, runtime_process.loaded)  # started and migrated
 
 
 app = ParcelstreamApp(
@@ -58,6 +59,8 @@ app = ParcelstreamApp(
     topic_allow_declare=False,  # ensure_topics() owns creation, with the right configs
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=settings.commit_interval,
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
     web_port=settings.web_port,
     web_host="127.0.0.1",
     datadir=str(settings.state_dir / "faust"),
@@ -77,12 +80,6 @@ order_updates_topic = app.topic(
     settings.topic(ORDER_UPDATES.suffix), value_serializer="raw", key_serializer="raw"
 )
 
-# One thread per stage keeps each stage's batches in order while the event loop keeps fetching;
-# the deadline timer runs in the parcel stage's thread, so it never races a batch.
-_parse_thread = ThreadPoolExecutor(1, thread_name_prefix="parse")
-_track_thread = ThreadPoolExecutor(1, thread_name_prefix="track")
-_order_thread = ThreadPoolExecutor(1, thread_name_prefix="orders")
-
 
 def _inputs(events: Any) -> list[InputMessage]:
     return [
@@ -91,8 +88,8 @@ def _inputs(events: Any) -> list[InputMessage]:
     ]
 
 
-async def _run_step(thread: ThreadPoolExecutor, step: Callable[..., Any], *args: Any) -> None:
-    """Run a batch step; if it fails, stop the process *before* any commit.
+async def _run_step(step: str, *args: Any) -> Any:
+    """Run a batch step in the runtime process; if it fails, stop *before* any commit.
 
     Faust acknowledges a `take()` batch even when the agent body raises, and its supervisor
     then restarts the agent: the batch would be committed unprocessed. Bad input never gets
@@ -100,20 +97,17 @@ async def _run_step(thread: ThreadPoolExecutor, step: Callable[..., Any], *args:
     what remains is a bug or a broken machine: exit hard, and the restarted worker replays
     the batch from the last commit.
     """
+    function = runtime_process.run if args else getattr(runtime_process, step)
+    call_args = (step, *args) if args else ()
     try:
-        await asyncio.get_running_loop().run_in_executor(thread, step, *args)
+        result = await asyncio.get_running_loop().run_in_executor(app.runtime, function, *call_args)
     except Exception:  # noqa: BLE001
-        log.critical(
-            "batch step %s failed; exiting without committing it", step.__name__, exc_info=True
-        )
+        log.critical("batch step %s failed; exiting without committing it", step, exc_info=True)
         logging.shutdown()
         os._exit(70)
-
-
-def _pipeline() -> Pipeline:
-    if app.pipeline is None:
-        raise RuntimeError("pipeline used before the app started")
-    return app.pipeline
+    if isinstance(result, StepStats):
+        metrics.observe_step(step.removesuffix("_step"), result)
+    return result
 
 
 @app.agent(raw_topic)
@@ -122,7 +116,7 @@ async def parse_raw(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _run_step(_parse_thread, _pipeline().parse_step, _inputs(events))
+        await _run_step("parse_step", _inputs(events))
 
 
 @app.agent(keyed_topics)
@@ -131,7 +125,7 @@ async def track_parcels(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _run_step(_track_thread, _pipeline().track_step, _inputs(events))
+        await _run_step("track_step", _inputs(events))
 
 
 @app.agent(order_updates_topic)
@@ -140,14 +134,14 @@ async def track_orders(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _run_step(_order_thread, _pipeline().order_step, _inputs(events))
+        await _run_step("order_step", _inputs(events))
 
 
 @app.timer(interval=settings.timer_interval)
 async def check_deadlines() -> None:
     """Silence is news: parcels whose stuck/late/expiry deadline passed with no scan."""
-    if app.pipeline is not None:
-        await _run_step(_track_thread, app.pipeline.tick)
+    if app.runtime is not None:
+        await _run_step("tick")
 
 
 @app.on_partitions_revoked.connect
@@ -155,9 +149,12 @@ async def _forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     """A revoked partition's state may change elsewhere; reload it from the changelog if it
     comes back rather than trusting a stale copy."""
     revoked = args[0] if args else kwargs.get("revoked", ())
-    if app.pipeline is not None:
+    if app.runtime is not None:
         keyed = {settings.topic(EVENTS.suffix), settings.topic(ORDER_UPDATES.suffix)}
-        app.pipeline.drop_partitions({tp.partition for tp in revoked if tp.topic in keyed})
+        partitions = {tp.partition for tp in revoked if tp.topic in keyed}
+        await asyncio.get_running_loop().run_in_executor(
+            app.runtime, runtime_process.drop, partitions
+        )
 
 
 @app.page("/metrics")
@@ -167,5 +164,5 @@ async def prometheus_metrics(web: Any, request: Any) -> Any:
 
 @app.page("/parcelstream/state")
 async def store_status(web: Any, request: Any) -> Any:
-    loaded = app.pipeline.loaded_partitions() if app.pipeline else []
+    loaded = await _run_step("loaded") if app.runtime else []
     return web.json({"loaded_partitions": loaded})

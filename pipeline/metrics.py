@@ -1,4 +1,5 @@
-"""Prometheus metrics, served by the worker's web server at /metrics."""
+"""Prometheus metrics, served by the worker's web server at /metrics. The steps run in the
+runtime process; the Faust process records the StepStats each one returns."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ MESSAGES = Counter("parcelstream_messages_total", "Input messages processed", ["
 EVENTS = Counter("parcelstream_events_total", "Scan events processed", ["step"])
 DUPLICATES = Counter("parcelstream_duplicate_events_total", "Scan events dropped as duplicates")
 NOTIFICATIONS = Counter("parcelstream_notifications_total", "Notifications produced")
-DEAD_LETTERS = Counter("parcelstream_dead_letters_total", "Messages dead-lettered", ["stage"])
+DEAD_LETTERS = Counter("parcelstream_dead_letters_total", "Messages dead-lettered", ["step"])
 BATCH_SECONDS = Histogram(
     "parcelstream_batch_seconds",
     "Time to process and flush one input batch",
@@ -23,6 +24,7 @@ def observe_step(step: str, stats: Any) -> None:
     MESSAGES.labels(step).inc(stats.messages)
     EVENTS.labels(step).inc(stats.events)
     BATCH_SECONDS.labels(step).observe(stats.seconds)
+    DEAD_LETTERS.labels(step).inc(stats.dead_letters)
     if step == "track":
         DUPLICATES.inc(stats.duplicates)
         NOTIFICATIONS.inc(stats.notifications)

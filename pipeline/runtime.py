@@ -31,7 +31,6 @@ from agents.parse import normalize_payload
 from agents.state import ParcelState
 from agents.track import BatchOutput, PartitionState, process_batch, process_timers
 from connectors import ConnectorError
-from pipeline import metrics
 from pipeline.codec import AvroCodec, CodecError
 from pipeline.kafka_io import BatchProducer
 from pipeline.notification_rules import load_rules
@@ -221,7 +220,6 @@ class Pipeline:
             self.dead_letter_topic, self.codec.encode("DeadLetter", record), key=key.encode()
         )
         sink.add("dead_letters", [dead_letter_row(record)])
-        metrics.DEAD_LETTERS.labels(stage).inc()
         log.warning(
             "dead-lettered %s[%d]@%d (%s): %s",
             message.topic,
@@ -271,7 +269,6 @@ class Pipeline:
                 )
         self._flush(self.parse_sink)
         stats.seconds = time.perf_counter() - started
-        metrics.observe_step("parse", stats)
         self.parse_log.add(stats)
         return stats
 
@@ -339,7 +336,6 @@ class Pipeline:
             self._emit(partition, part, out, now)
         self._flush(self.track_sink)
         stats.seconds = time.perf_counter() - started
-        metrics.observe_step("track", stats)
         self.track_log.add(stats)
         return stats
 
@@ -440,7 +436,6 @@ class Pipeline:
             self.order_sink.add("order_state", map(order_row, items))
         self._flush(self.order_sink)
         stats.seconds = time.perf_counter() - started
-        metrics.observe_step("orders", stats)
         return stats
 
     def close(self) -> None:

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     batch_max: int = Field(1000, ge=1, description="Most messages an agent takes at once.")
     batch_within: float = Field(0.5, gt=0, description="Seconds an agent waits to fill a batch.")
     commit_interval: float = Field(1.0, gt=0, description="Seconds between offset commits.")
+    session_timeout: float = Field(
+        30.0,
+        ge=6,
+        description="Seconds before a crashed worker's partitions move to another worker.",
+    )
 
     # ClickHouse
     state_dir: Path = Field(REPO_ROOT / ".state", description="Local data: chDB, Kafka, reports.")

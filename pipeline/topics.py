@@ -116,6 +116,11 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
         wanted.append(
             NewTopic(name, settings.partitions, settings.replication_factor, config=config)
         )
+    # Faust's leader-election topic: the app does not declare topics itself (ours need their
+    # configs), so without this Faust logs an error at every start.
+    leader = f"{settings.app_id}-__assignor-__leader"
+    if leader not in existing:
+        wanted.append(NewTopic(leader, 1, settings.replication_factor))
     if not wanted:
         return
     for name, future in admin.create_topics(wanted, operation_timeout=timeout).items():

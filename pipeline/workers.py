@@ -6,6 +6,7 @@ and chDB allows one session per process, so the parent reads ClickHouse after th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -61,6 +62,7 @@ class WorkerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,  # its own process group: kill() takes the runtime child too
         )
         self.wait_ready(ready_timeout)
 
@@ -96,13 +98,17 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        # The runtime child exits with its parent; make sure, since the caller may open chDB next.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
         code = self._proc.returncode
         self._proc = None
         return code
 
     def kill(self) -> None:
         """Crash it (no clean shutdown), as a failing machine would."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
         self._proc = None

@@ -68,6 +68,8 @@ def test_crash_and_restart_loses_nothing_and_counts_nothing_twice(
 ) -> None:
     """kill -9 mid-stream, restart: state comes back from the changelog, replayed inputs are
     deduplicated, ClickHouse (read with FINAL) shows every event exactly once."""
+    # The killed worker's partitions move once its session times out.
+    run_settings = run_settings.model_copy(update={"session_timeout": 6.0})
     simulation = simulate(300, seed=5)
     publisher = Publisher(run_settings, AvroCodec())
     worker = WorkerProcess(run_settings, tmp_path / "worker-1.log")
