@@ -54,9 +54,9 @@ Design choices, each measured on the Olist replay (`python -m pipeline.eval_eta`
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
