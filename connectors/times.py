@@ -67,12 +67,17 @@ _LAYOUTS: dict[str, tuple[int, dict[int, str], tuple[tuple[int, int], ...]]] = {
 
 def _fields(text: str, fmt: str, is_date: bool) -> tuple[int, int, int]:
     layout = _LAYOUTS.get(fmt)
-    if layout is not None and len(text) == layout[0] and text.isascii():
-        if all(text[i] == c for i, c in layout[1].items()):
-            parts = [text[a:b] for a, b in layout[2]]
-            if all(part.isdigit() for part in parts):
-                values = [int(part) for part in parts]
-                return (values[0], values[1], values[2] if len(values) > 2 else 0)
+    fits = (
+        layout is not None
+        and len(text) == layout[0]
+        and text.isascii()
+        and all(text[i] == c for i, c in layout[1].items())
+    )
+    if fits and layout is not None:
+        parts = [text[a:b] for a, b in layout[2]]
+        if all(part.isdigit() for part in parts):
+            values = [int(part) for part in parts]
+            return (values[0], values[1], values[2] if len(values) > 2 else 0)
     parsed = datetime.strptime(text, fmt)
     if is_date:
         return parsed.year, parsed.month, parsed.day
