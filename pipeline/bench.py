@@ -22,7 +22,7 @@ from pipeline.kafka_io import BatchProducer
 from pipeline.settings import Settings, get_settings
 from pipeline.simulator import publish, simulate
 from pipeline.topics import RAW, ensure_topics
-from pipeline.workers import WorkerProcess, free_port
+from pipeline.workers import WorkerProcess, fresh_run
 
 
 def passthrough(settings: Settings, expected: int) -> float:
@@ -64,17 +64,7 @@ def run_bench(parcels: int, seed: int) -> int:
     print("connector parse throughput (one core, golden fixtures):")
     run_parser_bench()
     print()
-    base = get_settings()
-    run_id = f"bench{int(time.time())}"
-    settings = base.model_copy(
-        update={
-            "topic_prefix": f"{base.topic_prefix}-{run_id}",
-            "app_id": f"{base.app_id}-{run_id}",
-            "clickhouse_database": f"{base.clickhouse_database}_{run_id}",
-            "web_port": free_port(),
-            "commit_interval": 0.5,
-        }
-    )
+    run_id, settings = fresh_run(get_settings(), "bench", commit_interval=0.5)
     ensure_topics(settings)
     simulation = simulate(parcels, seed)
     manifest = simulation.manifest

@@ -14,20 +14,11 @@ from pipeline.settings import get_settings
 from pipeline.simulator import publish, simulate
 from pipeline.sinks.engines import open_engine
 from pipeline.topics import ensure_topics
-from pipeline.workers import WorkerProcess, free_port
+from pipeline.workers import WorkerProcess, fresh_run
 
 
 def run_demo(parcels: int, seed: int, timeout: float) -> int:
-    base = get_settings()
-    run_id = f"demo{int(time.time())}"
-    settings = base.model_copy(
-        update={
-            "topic_prefix": f"{base.topic_prefix}-{run_id}",
-            "app_id": f"{base.app_id}-{run_id}",
-            "clickhouse_database": f"{base.clickhouse_database}_{run_id}",
-            "web_port": free_port(),
-        }
-    )
+    run_id, settings = fresh_run(get_settings(), "demo")
     run_dir = settings.state_dir / "runs" / run_id
     print(f"demo run {run_id}: topics {settings.topic_prefix}.*, logs in {run_dir}")
     ensure_topics(settings)

@@ -32,6 +32,22 @@ def _plain(value: object) -> str:
     return str(getter() if getter else value)
 
 
+def fresh_run(base: Settings, kind: str, **overrides: object) -> tuple[str, Settings]:
+    """Settings for a self-contained run (demo, bench): its own topics, consumer group,
+    ClickHouse database and web port, so runs never read each other's data."""
+    run_id = f"{kind}{int(time.time())}"
+    settings = base.model_copy(
+        update={
+            "topic_prefix": f"{base.topic_prefix}-{run_id}",
+            "app_id": f"{base.app_id}-{run_id}",
+            "clickhouse_database": f"{base.clickhouse_database}_{run_id}",
+            "web_port": free_port(),
+            **overrides,
+        }
+    )
+    return run_id, settings
+
+
 def env_for(settings: Settings) -> dict[str, str]:
     """The environment that makes a child build exactly these settings."""
     env = dict(os.environ)
