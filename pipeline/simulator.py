@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -229,10 +230,23 @@ def simulate(parcels: int, seed: int = 7, now: datetime | None = None) -> Simula
     return Simulation(shipments, payloads, manifest, all_scans)
 
 
-def publish(simulation: Simulation, publisher: Publisher) -> None:
-    """Shipments first (merchants register before carriers scan), then the carrier feed."""
+def publish(
+    simulation: Simulation,
+    publisher: Publisher,
+    waves: int = 1,
+    between_waves: Callable[[], object] | None = None,
+) -> None:
+    """Shipments first (merchants register before carriers scan), then the carrier feed in
+    arrival order, optionally in `waves` with `between_waves()` called after each one (the demo
+    waits for the pipeline there, so early deliveries teach the ETA model before later pickups
+    arrive, as they would over a real day)."""
     for shipment in simulation.shipments:
         publisher.publish_shipment(shipment)
-    for carrier, payload_format, body in simulation.payloads:
-        publisher.publish_raw(raw_envelope(carrier, payload_format, body, source="simulator"))
-    publisher.flush()
+    payloads = simulation.payloads
+    size = max(1, -(-len(payloads) // max(1, waves)))
+    for start in range(0, len(payloads), size):
+        for carrier, payload_format, body in payloads[start : start + size]:
+            publisher.publish_raw(raw_envelope(carrier, payload_format, body, source="simulator"))
+        publisher.flush()
+        if between_waves is not None:
+            between_waves()
