@@ -229,6 +229,25 @@ class Pipeline:
             error,
         )
 
+    def _decode(
+        self,
+        sink: ClickHouseSink,
+        message: InputMessage,
+        stats: StepStats,
+        expected: tuple[str, ...],
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The message's (schema name, record), or None after dead-lettering what is not one
+        of the `expected` message types."""
+        try:
+            name, record = self.codec.decode(message.value)
+            if name not in expected:
+                raise CodecError(f"unexpected {name} on {message.topic}")
+        except CodecError as exc:
+            self._dead_letter(sink, message, "decode", str(exc), message.value)
+            stats.dead_letters += 1
+            return None
+        return name, record
+
     # -- step 1: parse + normalize --------------------------------------------------------
 
     def parse_step(self, messages: list[InputMessage]) -> StepStats:
@@ -238,12 +257,10 @@ class Pipeline:
         bundles: dict[int, list[TrackingEvent]] = {}
         partition_of: dict[str, int] = {}  # murmur2 in Python costs; parcels repeat in a batch
         for message in messages:
-            try:
-                raw = self.codec.decode_as("RawCarrierEvent", message.value)
-            except CodecError as exc:
-                self._dead_letter(self.parse_sink, message, "decode", str(exc), message.value)
-                stats.dead_letters += 1
+            decoded = self._decode(self.parse_sink, message, stats, ("RawCarrierEvent",))
+            if decoded is None:
                 continue
+            raw = decoded[1]
             try:
                 events = normalize_payload(raw, self.normalizer)
             except ConnectorError as exc:
@@ -308,20 +325,16 @@ class Pipeline:
         events: dict[int, list[TrackingEvent]] = {}
         shipments: dict[int, list[dict[str, Any]]] = {}
         for message in messages:
-            try:
-                name, record = self.codec.decode(message.value)
-            except CodecError as exc:
-                self._dead_letter(self.track_sink, message, "decode", str(exc), message.value)
-                stats.dead_letters += 1
+            decoded = self._decode(
+                self.track_sink, message, stats, ("TrackingEventBatch", "ShipmentRegistered")
+            )
+            if decoded is None:
                 continue
+            name, record = decoded
             if name == "TrackingEventBatch":
                 events.setdefault(message.partition, []).extend(from_columns(record))
-            elif name == "ShipmentRegistered":
-                shipments.setdefault(message.partition, []).append(record)
             else:
-                error = f"unexpected {name} on {message.topic}"
-                self._dead_letter(self.track_sink, message, "decode", error, message.value)
-                stats.dead_letters += 1
+                shipments.setdefault(message.partition, []).append(record)
         now = now_ms()
         for partition in sorted(set(events) | set(shipments)):
             batch_events = events.get(partition, [])
@@ -417,12 +430,10 @@ class Pipeline:
         now = now_ms()
         changed: dict[int, dict[str, OrderState]] = {}
         for message in messages:
-            try:
-                update = self.codec.decode_as("OrderParcelUpdate", message.value)
-            except CodecError as exc:
-                self._dead_letter(self.order_sink, message, "decode", str(exc), message.value)
-                stats.dead_letters += 1
+            decoded = self._decode(self.order_sink, message, stats, ("OrderParcelUpdate",))
+            if decoded is None:
                 continue
+            update = decoded[1]
             orders = self.orders(message.partition)
             order = orders.get(update["order_id"])
             if order is None:
