@@ -54,7 +54,7 @@ Design choices, each measured on the Olist replay (`python -m pipeline.eval_eta`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -405,9 +405,6 @@ class EtaModel:
             samples=samples,
             predicted_late=promised_ms is not None and eta_ms > promised_ms,
         )
-
-    def sketches(self) -> Iterator[tuple[_Key, QuantileSketch]]:
-        return iter(self._sketches.items())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready state (config + every sketch) for a changelog-backed table."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from agents.eta import QuantileSketch
 from agents.state import ParcelState
-from agents.taxonomy import EXCEPTION_REASONS, Status
+from agents.taxonomy import EXCEPTION_REASONS, TERMINAL, Status
 
 _DAY_MS = 86_400_000
 
@@ -52,9 +52,6 @@ BASE_SEVERITY: dict[str, int] = {
 URGENT_SEGMENTS = frozenset({"vip", "business"})
 URGENT_SERVICES = frozenset({"expedited", "express", "overnight", "priority"})
 
-_TERMINAL = frozenset(
-    s.value for s in (Status.DELIVERED, Status.RETURNED, Status.CANCELLED, Status.EXPIRED)
-)
 _REASON_KINDS = frozenset(r.value for r in EXCEPTION_REASONS)
 
 
@@ -121,7 +118,7 @@ def should_be_open(
     status, status_at = state.status, state.status_at_ms or 0
     # A failed attempt's reason (recipient unavailable, no access) is detail of that attempt.
     reason_counts = status == Status.EXCEPTION or (
-        status not in _TERMINAL and status != Status.FAILED_ATTEMPT
+        status not in TERMINAL and status != Status.FAILED_ATTEMPT
     )
     if state.reason in _REASON_KINDS and reason_counts:
         kinds[state.reason] = status_at
@@ -140,7 +137,7 @@ def should_be_open(
     if received is not None and now_ms - received < policy.settle_ms:
         return kinds
     last = state.last_event_at_ms
-    if status not in _TERMINAL and last is not None:
+    if status not in TERMINAL and last is not None:
         # Both date from the last scan, when the silence began: the id of an episode must not
         # depend on a threshold that is learned and may differ after a replay.
         if now_ms - last > stuck_after_ms:
@@ -148,7 +145,7 @@ def should_be_open(
         if now_ms - last > policy.expire_after_ms:
             kinds["expired"] = last
     promised = state.promised_delivery_ms
-    if promised is not None and not delivered and status not in _TERMINAL:
+    if promised is not None and not delivered and status not in TERMINAL:
         if now_ms > promised:
             kinds["late"] = promised
         elif state.predicted_late:
@@ -160,7 +157,7 @@ def next_deadlines(
     state: ParcelState, now_ms: int, stuck_after_ms: int, policy: ExceptionPolicy
 ) -> list[int]:
     """When, with no new scan, `should_be_open` could next change: timer wake-ups."""
-    if state.status in _TERMINAL or state.last_event_at_ms is None:
+    if state.status in TERMINAL or state.last_event_at_ms is None:
         return []
     last = state.last_event_at_ms
     candidates = [last + stuck_after_ms + 1, last + policy.expire_after_ms + 1]

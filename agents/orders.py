@@ -15,7 +15,6 @@ merchant sets the "return received" milestone (refunds depend on it).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,9 +183,3 @@ class OrderState:
                 list(p["open_exceptions"]),
             )
         return order
-
-
-def order_update_id(order_id: str, tracking_number: str, version: int) -> str:
-    return hashlib.blake2b(
-        f"{order_id}|{tracking_number}|{version}".encode(), digest_size=8
-    ).hexdigest()

@@ -36,7 +36,6 @@ class BatchProducer:
         config.update(overrides)
         self._producer = Producer(config)
         self._errors: list[str] = []
-        self.produced = 0
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
@@ -62,7 +61,6 @@ class BatchProducer:
             except BufferError:
                 # Local queue full: let librdkafka drain some, then retry.
                 self._producer.poll(0.05)
-        self.produced += 1
 
     def flush(self, timeout: float = 60.0) -> None:
         remaining = self._producer.flush(timeout)

@@ -181,9 +181,6 @@ class ClickHouseSink:
     def add(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         self._pending[table].extend(rows)
 
-    def pending(self) -> int:
-        return sum(len(rows) for rows in self._pending.values())
-
     def flush(self) -> None:
         for table, rows in self._pending.items():
             if not rows:
