@@ -14,6 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, cast
 
@@ -88,8 +89,8 @@ def _inputs(events: Any) -> list[InputMessage]:
     ]
 
 
-async def _run_step(step: str, *args: Any) -> Any:
-    """Run a batch step in the runtime process; if it fails, stop *before* any commit.
+async def _in_runtime(function: Callable[..., Any], *args: Any) -> Any:
+    """Call `function` in the runtime process; if it fails, stop *before* any commit.
 
     Faust acknowledges a `take()` batch even when the agent body raises, and its supervisor
     then restarts the agent: the batch would be committed unprocessed. Bad input never gets
@@ -97,16 +98,16 @@ async def _run_step(step: str, *args: Any) -> Any:
     what remains is a bug or a broken machine: exit hard, and the restarted worker replays
     the batch from the last commit.
     """
-    function = runtime_process.run if args else getattr(runtime_process, step)
-    call_args = (step, *args) if args else ()
     try:
-        result = await asyncio.get_running_loop().run_in_executor(app.runtime, function, *call_args)
+        result = await asyncio.get_running_loop().run_in_executor(app.runtime, function, *args)
     except Exception:  # noqa: BLE001
-        log.critical("batch step %s failed; exiting without committing it", step, exc_info=True)
+        what = args[0] if function is runtime_process.run else function.__name__
+        log.critical("%s failed in the runtime process; exiting without committing", what,
+                     exc_info=True)  # fmt: skip
         logging.shutdown()
         os._exit(70)
     if isinstance(result, StepStats):
-        metrics.observe_step(step.removesuffix("_step"), result)
+        metrics.observe_step(args[0].removesuffix("_step"), result)
     return result
 
 
@@ -116,7 +117,7 @@ async def parse_raw(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _run_step("parse_step", _inputs(events))
+        await _in_runtime(runtime_process.run, "parse_step", _inputs(events))
 
 
 @app.agent(keyed_topics)
@@ -125,7 +126,7 @@ async def track_parcels(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _run_step("track_step", _inputs(events))
+        await _in_runtime(runtime_process.run, "track_step", _inputs(events))
 
 
 @app.agent(order_updates_topic)
@@ -134,14 +135,14 @@ async def track_orders(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _run_step("order_step", _inputs(events))
+        await _in_runtime(runtime_process.run, "order_step", _inputs(events))
 
 
 @app.timer(interval=settings.timer_interval)
 async def check_deadlines() -> None:
     """Silence is news: parcels whose stuck/late/expiry deadline passed with no scan."""
     if app.runtime is not None:
-        await _run_step("tick")
+        await _in_runtime(runtime_process.tick)
 
 
 @app.on_partitions_revoked.connect
@@ -152,9 +153,7 @@ async def _forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     if app.runtime is not None:
         keyed = {settings.topic(EVENTS.suffix), settings.topic(ORDER_UPDATES.suffix)}
         partitions = {tp.partition for tp in revoked if tp.topic in keyed}
-        await asyncio.get_running_loop().run_in_executor(
-            app.runtime, runtime_process.drop, partitions
-        )
+        await _in_runtime(runtime_process.drop, partitions)
 
 
 @app.page("/metrics")
@@ -164,5 +163,5 @@ async def prometheus_metrics(web: Any, request: Any) -> Any:
 
 @app.page("/parcelstream/state")
 async def store_status(web: Any, request: Any) -> Any:
-    loaded = await _run_step("loaded") if app.runtime else []
+    loaded = await _in_runtime(runtime_process.loaded) if app.runtime else []
     return web.json({"loaded_partitions": loaded})

@@ -19,7 +19,7 @@ import logging
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from agents.eta import EtaModel
@@ -84,7 +84,6 @@ class StepStats:
     dead_letters: int = 0
     notifications: int = 0
     seconds: float = 0.0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 NOTIFICATION_HEADERS = (

@@ -63,6 +63,33 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _live_members(group: int) -> list[int]:
+    """Processes of a process group that are still running (zombies excluded: they hold no
+    files, and whether they get reaped depends on this machine's init)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _kill_group(group: int, timeout: float = 15.0) -> None:
+    """SIGKILL every process of the worker's group and wait until none is running: the
+    runtime child holds the chDB directory, and SIGKILL only takes effect asynchronously."""
+    deadline = time.monotonic() + timeout
+    while members := _live_members(group):
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker processes {members} still running after {timeout:.0f}s")
+        time.sleep(0.05)
+
+
 class WorkerProcess:
     def __init__(self, settings: Settings, log_path: Path) -> None:
         self.settings = settings
@@ -115,8 +142,7 @@ class WorkerProcess:
                 self._proc.kill()
                 self._proc.wait()
         # The runtime child exits with its parent; make sure, since the caller may open chDB next.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
+        _kill_group(self._proc.pid)
         code = self._proc.returncode
         self._proc = None
         return code
@@ -127,4 +153,5 @@ class WorkerProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
+            _kill_group(self._proc.pid)
         self._proc = None
