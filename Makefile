@@ -54,10 +54,10 @@ bench: setup ## throughput: pipeline vs plain confluent-kafka passthrough on the
 	$(PY) -m pipeline.cli bench
 
 eval-eta: $(STAMP) ## ETA model on 10,000 real Olist deliveries: MAE, coverage, late recall
-	$(PY) -m pipeline.eval_eta
+	$(PY) -m tools.eval_eta
 
 lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check pipeline connectors agents tests
+	$(VENV)/bin/ruff check pipeline connectors tracking tools tests
 
 typecheck: $(STAMP) ## mypy
 	$(VENV)/bin/mypy

@@ -3,7 +3,7 @@
 Faust does what it is good at here: the app, topic subscriptions, partition assignment
 (events and shipments are co-partitioned, so one worker owns a parcel), offset commits,
 rebalancing, the CLI and web views. The per-message work is done per batch by
-`pipeline.runtime.Pipeline` in a separate runtime process (`pipeline.runtime_process`): Faust's
+the steps of `pipeline/runtime/` in a separate runtime process (`pipeline.runtime.process`): Faust's
 per-message and per-table-write costs cap throughput far below what a tracking backbone needs,
 and one interpreter cannot run Faust's loop and the steps on two cores.
 """
@@ -21,8 +21,9 @@ from typing import Any, cast
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pipeline import metrics, runtime_process
-from pipeline.runtime import InputMessage, StepStats
+from pipeline import metrics
+from pipeline.runtime import process as runtime
+from pipeline.runtime.common import InputMessage, StepStats
 from pipeline.settings import get_settings
 from pipeline.topics import EVENTS, ORDER_UPDATES, RAW, SHIPMENTS, ensure_topics
 
@@ -44,10 +45,10 @@ class ParcelstreamApp(faust.App):
         self.runtime = ProcessPoolExecutor(
             1,
             mp_context=multiprocessing.get_context("spawn"),  # Faust has threads: never fork
-            initializer=runtime_process.start,
+            initializer=runtime.start,
             initargs=(os.getpid(),),
         )
-        await loop.run_in_executor(self.runtime, runtime_process.loaded)  # started and migrated
+        await loop.run_in_executor(self.runtime, runtime.loaded)  # started and migrated
 
 
 app = ParcelstreamApp(
@@ -67,18 +68,18 @@ app = ParcelstreamApp(
     datadir=str(settings.state_dir / "faust"),
 )
 
-raw_topic = app.topic(settings.topic(RAW.suffix), value_serializer="raw", key_serializer="raw")
+raw_topic = app.topic(RAW.topic(settings), value_serializer="raw", key_serializer="raw")
 # Scans and shipment registrations share a subscription so Faust assigns partition p of both
 # to the same worker: the parcel's state sees both.
 keyed_topics = app.topic(
-    settings.topic(EVENTS.suffix),
-    settings.topic(SHIPMENTS.suffix),
+    EVENTS.topic(settings),
+    SHIPMENTS.topic(settings),
     value_serializer="raw",
     key_serializer="raw",
 )
 
 order_updates_topic = app.topic(
-    settings.topic(ORDER_UPDATES.suffix), value_serializer="raw", key_serializer="raw"
+    ORDER_UPDATES.topic(settings), value_serializer="raw", key_serializer="raw"
 )
 
 
@@ -101,13 +102,12 @@ async def _in_runtime(function: Callable[..., Any], *args: Any) -> Any:
     try:
         result = await asyncio.get_running_loop().run_in_executor(app.runtime, function, *args)
     except Exception:  # noqa: BLE001
-        what = args[0] if function is runtime_process.run else function.__name__
-        log.critical("%s failed in the runtime process; exiting without committing", what,
+        log.critical("runtime.%s failed; exiting without committing", function.__name__,
                      exc_info=True)  # fmt: skip
         logging.shutdown()
         os._exit(70)
     if isinstance(result, StepStats):
-        metrics.observe_step(args[0].removesuffix("_step"), result)
+        metrics.observe_step(result)
     return result
 
 
@@ -117,7 +117,7 @@ async def parse_raw(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _in_runtime(runtime_process.run, "parse_step", _inputs(events))
+        await _in_runtime(runtime.parse, _inputs(events))
 
 
 @app.agent(keyed_topics)
@@ -126,7 +126,7 @@ async def track_parcels(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _in_runtime(runtime_process.run, "track_step", _inputs(events))
+        await _in_runtime(runtime.track, _inputs(events))
 
 
 @app.agent(order_updates_topic)
@@ -135,14 +135,14 @@ async def track_orders(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _in_runtime(runtime_process.run, "order_step", _inputs(events))
+        await _in_runtime(runtime.orders, _inputs(events))
 
 
 @app.timer(interval=settings.timer_interval)
 async def check_deadlines() -> None:
     """Silence is news: parcels whose stuck/late/expiry deadline passed with no scan."""
     if app.runtime is not None:
-        await _in_runtime(runtime_process.tick)
+        await _in_runtime(runtime.tick)
 
 
 @app.on_partitions_revoked.connect
@@ -151,9 +151,9 @@ async def _forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     comes back rather than trusting a stale copy."""
     revoked = args[0] if args else kwargs.get("revoked", ())
     if app.runtime is not None:
-        keyed = {settings.topic(EVENTS.suffix), settings.topic(ORDER_UPDATES.suffix)}
+        keyed = {EVENTS.topic(settings), ORDER_UPDATES.topic(settings)}
         partitions = {tp.partition for tp in revoked if tp.topic in keyed}
-        await _in_runtime(runtime_process.drop, partitions)
+        await _in_runtime(runtime.drop, partitions)
 
 
 @app.page("/metrics")
@@ -163,5 +163,5 @@ async def prometheus_metrics(web: Any, request: Any) -> Any:
 
 @app.page("/parcelstream/state")
 async def store_status(web: Any, request: Any) -> Any:
-    loaded = await _in_runtime(runtime_process.loaded) if app.runtime else []
+    loaded = await _in_runtime(runtime.loaded) if app.runtime else []
     return web.json({"loaded_partitions": loaded})

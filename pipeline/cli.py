@@ -1,4 +1,8 @@
-"""`parcelstream` command line: worker, simulate, demo, report, bench, topics, migrate."""
+"""`parcelstream` command line: worker, topics, migrate, webhook, import.
+
+The development tools (simulate, demo, report, bench) add their sub-commands from `tools.cli`
+when that package is installed beside the pipeline; a deployment without it has none of them.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline.settings import Settings, get_settings
-
-
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from pipeline.sinks.engines import open_engine
-
-    url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
-    return open_engine(url, settings.chdb_dir, settings.clickhouse_database)
+from pipeline.settings import get_settings
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -34,52 +31,14 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from pipeline.sinks.engines import open_engine_from
     from pipeline.sinks.migrations import migrate
 
-    engine = _engine(get_settings())
+    engine = open_engine_from(get_settings())
     applied = migrate(engine)
     print(f"{engine.name}: applied {applied or 'nothing (up to date)'}")
     engine.close()
     return 0
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from pipeline.codec import AvroCodec
-    from pipeline.ingest import Publisher
-    from pipeline.simulator import publish, simulate
-    from pipeline.topics import ensure_topics
-
-    settings = get_settings()
-    ensure_topics(settings)
-    simulation = simulate(args.parcels, args.seed)
-    publish(simulation, Publisher(settings, AvroCodec(settings.schema_registry_url)))
-    if args.manifest:
-        Path(args.manifest).write_text(simulation.manifest.to_json())
-    print(simulation.manifest.to_json())
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.report import build_report, check_against, render, write_charts
-    from pipeline.simulator import Manifest
-
-    engine = _engine(get_settings())
-    report = build_report(engine)
-    engine.close()
-    if args.manifest:
-        check_against(report, Manifest.from_json(Path(args.manifest).read_text()))
-    print(render(report))
-    if args.charts:
-        print("\ncharts:")
-        for path in write_charts(report, Path(args.charts)):
-            print(f"  {path}")
-    return 0 if report.ok else 1
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline.demo import run_demo
-
-    return run_demo(args.parcels, args.seed, args.timeout)
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
@@ -96,8 +55,8 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from pipeline.codec import AvroCodec
-    from pipeline.ingest import Publisher
     from pipeline.ingestion import import_paths
+    from pipeline.ingestion.publisher import Publisher
     from pipeline.topics import ensure_topics
 
     settings = get_settings()
@@ -121,12 +80,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from pipeline.bench import run_bench
-
-    return run_bench(args.parcels, args.seed)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parcelstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,28 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="create/upgrade ClickHouse tables").set_defaults(
         func=cmd_migrate
     )
-
-    sim = sub.add_parser("simulate", help="publish a simulated multi-carrier feed")
-    sim.add_argument("--parcels", type=int, default=2000)
-    sim.add_argument("--seed", type=int, default=7)
-    sim.add_argument("--manifest", help="write what was sent to this JSON file")
-    sim.set_defaults(func=cmd_simulate)
-
-    report = sub.add_parser("report", help="print the report from ClickHouse")
-    report.add_argument("--manifest", help="check counts against a simulate --manifest file")
-    report.add_argument("--charts", metavar="DIR", help="also write PNG charts to DIR")
-    report.set_defaults(func=cmd_report)
-
-    demo = sub.add_parser("demo", help="worker + simulator + drain + report, on fresh topics")
-    demo.add_argument("--parcels", type=int, default=2000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--timeout", type=float, default=600)
-    demo.set_defaults(func=cmd_demo)
-
-    bench = sub.add_parser("bench", help="pipeline vs plain consume/produce passthrough")
-    bench.add_argument("--parcels", type=int, default=20000)
-    bench.add_argument("--seed", type=int, default=11)
-    bench.set_defaults(func=cmd_bench)
 
     hook = sub.add_parser("webhook", help="serve POST /webhooks/{format} for carrier pushes")
     hook.add_argument("--host", help="bind address (default: PARCELSTREAM_WEBHOOK_HOST)")
@@ -175,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--interval", type=float, default=2.0, help="seconds between --watch polls")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=cmd_import)
+
+    try:
+        from tools.cli import add_commands
+    except ImportError:  # a deployment without the development tools
+        pass
+    else:
+        add_commands(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

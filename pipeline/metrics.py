@@ -3,9 +3,12 @@ runtime process; the Faust process records the StepStats each one returns."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Histogram
+
+if TYPE_CHECKING:
+    from pipeline.runtime.common import StepStats
 
 MESSAGES = Counter("parcelstream_messages_total", "Input messages processed", ["step"])
 EVENTS = Counter("parcelstream_events_total", "Scan events processed", ["step"])
@@ -20,7 +23,8 @@ BATCH_SECONDS = Histogram(
 )
 
 
-def observe_step(step: str, stats: Any) -> None:
+def observe_step(stats: StepStats) -> None:
+    step = stats.step
     MESSAGES.labels(step).inc(stats.messages)
     EVENTS.labels(step).inc(stats.events)
     BATCH_SECONDS.labels(step).observe(stats.seconds)

@@ -1,4 +1,4 @@
-"""Loads the notification rules file (YAML) into `agents.notify.NotificationRules`,
+"""Loads the notification rules file (YAML) into `tracking.notify.NotificationRules`,
 validating it at the edge so a typo in a kind fails the worker's start, not a shopper."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agents.notify import ALL_KINDS, NotificationRules, RuleOverride
+from tracking.notify import ALL_KINDS, NotificationRules, RuleOverride
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "notification_rules.yaml"
 

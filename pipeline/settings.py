@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agents.exceptions import ExceptionPolicy
+from tracking.exceptions import ExceptionPolicy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

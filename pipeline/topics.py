@@ -24,6 +24,10 @@ class TopicSpec:
     doc: str = ""
     config: tuple[tuple[str, str], ...] = ()
 
+    def topic(self, settings: Settings) -> str:
+        """This topic's name in a deployment: `<prefix>.<suffix>`."""
+        return settings.topic(self.suffix)
+
 
 RAW = TopicSpec(
     "raw", "RawCarrierEvent", "tracking number, else payload id", doc="carrier payloads"
@@ -101,7 +105,7 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
     existing = admin.list_topics(timeout=timeout).topics
     wanted = []
     for spec in ALL_TOPICS:
-        name = settings.topic(spec.suffix)
+        name = spec.topic(settings)
         if name in existing:
             count = len(existing[name].partitions)
             if count != settings.partitions:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 
 from pipeline.settings import Settings
 from pipeline.topics import ensure_topics
-from pipeline.workers import free_port
+from tools.workers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

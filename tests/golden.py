@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import connectors
-from agents.normalize import Normalizer
+from tracking.normalize import Normalizer
 
 
 def scan_view(

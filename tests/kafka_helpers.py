@@ -10,6 +10,10 @@ from confluent_kafka import Consumer, KafkaError
 
 from pipeline.codec import AvroCodec
 
+# Errors that only mean "nothing (more) here yet": the end of a partition, or a topic nobody
+# has written to yet.
+_NOTHING_YET = (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART)
+
 
 def read_topic(
     bootstrap: str, topic: str, expect: int | None = None, timeout: float = 30.0
@@ -32,7 +36,7 @@ def read_topic(
             batch = consumer.consume(1000, timeout=0.5)
             for message in batch:
                 if message.error():
-                    if message.error().code() == KafkaError._PARTITION_EOF:
+                    if message.error().code() in _NOTHING_YET:
                         continue
                     raise RuntimeError(str(message.error()))
                 found.append((message.key(), message.value()))

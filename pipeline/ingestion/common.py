@@ -12,13 +12,14 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import connectors
 from connectors import ParseContext, ParseResult
 from pipeline.codec import AvroCodec
-from pipeline.ingest import raw_event_id
+from pipeline.ingestion.publisher import raw_event_id
 from pipeline.kafka_io import BatchProducer
+from pipeline.records import DeadLetter, to_avro
 from pipeline.settings import Settings
 from pipeline.topics import DEAD_LETTERS, RAW
 
@@ -73,31 +74,22 @@ class DeadLetters:
 
     Same DeadLetter record the worker writes (schemas/DeadLetter.avsc), with stage "ingest"
     and partition/offset -1: the bytes never reached the raw topic, so they have no offset.
-    Owns its producer because Publisher has no dead-letter method (see the hand-back notes).
     """
 
     def __init__(self, settings: Settings, codec: AvroCodec | None = None) -> None:
         self._codec = codec or AvroCodec(settings.schema_registry_url)
         self._producer = BatchProducer(settings.kafka_bootstrap)
-        self._topic = settings.topic(DEAD_LETTERS.suffix)
-        self._raw_topic = settings.topic(RAW.suffix)
+        self._topic = DEAD_LETTERS.topic(settings)
+        self._raw_topic = RAW.topic(settings)
 
     def record(self, carrier: str, payload_format: str | None, payload: bytes, error: str) -> None:
         event_id = raw_event_id(carrier, payload_format or "", payload)
-        record: dict[str, Any] = {
-            "error": error,
-            "stage": "ingest",
-            "topic": self._raw_topic,
-            "partition": -1,
-            "offset": -1,
-            "raw_event_id": event_id,
-            "carrier": carrier,
-            "payload_format": payload_format,
-            "payload": payload,
-            "failed_at": now_ms(),
-        }
+        letter = DeadLetter(
+            error, "ingest", self._raw_topic, -1, -1, event_id, carrier, payload_format, payload,
+            now_ms(),
+        )  # fmt: skip
         self._producer.produce(
-            self._topic, self._codec.encode("DeadLetter", record), key=event_id.encode()
+            self._topic, self._codec.encode("DeadLetter", to_avro(letter)), key=event_id.encode()
         )
 
     def flush(self) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TextIO
 
 from connectors import ParseContext, ParseError
-from pipeline.ingest import Publisher, raw_envelope
 from pipeline.ingestion.common import (
     KAFKA_PAYLOAD_LIMIT,
     ConnectorMissing,
@@ -30,6 +29,7 @@ from pipeline.ingestion.common import (
     now_ms,
     parse_payload,
 )
+from pipeline.ingestion.publisher import Publisher, raw_envelope
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from typing import Any
 
 import aiohttp
 
-from pipeline.ingest import Publisher, raw_envelope
 from pipeline.ingestion.common import AckedSender, IngestionError, now_ms
+from pipeline.ingestion.publisher import Publisher, raw_envelope
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

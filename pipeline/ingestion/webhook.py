@@ -27,7 +27,6 @@ from aiohttp import web
 import connectors
 from connectors import ParseContext, ParseError, ParseResult
 from pipeline.codec import AvroCodec
-from pipeline.ingest import Publisher, raw_envelope
 from pipeline.ingestion.common import (
     KAFKA_PAYLOAD_LIMIT,
     AckedSender,
@@ -38,6 +37,7 @@ from pipeline.ingestion.common import (
     now_ms,
     parse_payload,
 )
+from pipeline.ingestion.publisher import Publisher, raw_envelope
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

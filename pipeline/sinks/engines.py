@@ -15,8 +15,11 @@ import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 
 class ClickHouseError(Exception):
@@ -132,3 +135,9 @@ def open_engine(clickhouse_url: str | None, chdb_path: Path, chdb_database: str)
     if clickhouse_url:
         return NativeEngine(clickhouse_url)
     return ChdbEngine(chdb_path, chdb_database)
+
+
+def open_engine_from(settings: Settings) -> Engine:
+    """The engine the settings name: a server when a URL is set, else chDB under state_dir."""
+    url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
+    return open_engine(url, settings.chdb_dir, settings.clickhouse_database)

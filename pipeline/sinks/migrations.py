@@ -27,38 +27,6 @@ class Migration:
     statements: tuple[str, ...]
 
 
-TRACKING_EVENT_COLUMNS = (
-    "event_id", "tracking_number", "carrier", "status", "reason", "carrier_code", "description",
-    "occurred_at", "received_at", "zone_assumed", "city", "region", "postal_code", "country",
-    "raw_event_id", "source",
-)  # fmt: skip
-PARCEL_STATE_COLUMNS = (
-    "tracking_number", "version", "carrier", "status", "reason", "status_at", "last_event_at",
-    "updated_at", "event_count", "city", "country", "order_id", "service_level", "customer_ref",
-    "customer_segment", "promised_delivery", "is_return", "origin_region", "destination_region",
-    "picked_up_at", "delivered_at", "eta", "eta_low", "eta_high", "eta_level", "predicted_late",
-    "open_exceptions",
-)  # fmt: skip
-NOTIFICATION_COLUMNS = (
-    "notification_id", "kind", "tracking_number", "order_id", "carrier", "status", "reason",
-    "occurred_at", "created_at", "customer_segment", "service_level", "message",
-)  # fmt: skip
-DEAD_LETTER_COLUMNS = (
-    "topic", "partition", "offset", "stage", "error", "raw_event_id", "carrier", "payload_format",
-    "payload_b64", "failed_at",
-)  # fmt: skip
-
-EXCEPTION_COLUMNS = (
-    "exception_id", "state", "tracking_number", "order_id", "carrier", "kind", "severity",
-    "opened_at", "resolved_at", "detected_at", "parcel_status", "customer_segment",
-    "service_level",
-)  # fmt: skip
-ORDER_STATE_COLUMNS = (
-    "order_id", "version", "status", "return_status", "return_received_at", "delivered_at",
-    "eta", "promised_delivery", "customer_ref", "customer_segment", "updated_at",
-    "parcel_count", "open_exceptions",
-)  # fmt: skip
-
 # -- Migration 3: the analytics model ------------------------------------------------------------
 #
 # Every source table is a ReplacingMergeTree, and a materialized view sees each INSERT, not the

@@ -20,14 +20,14 @@ import pytest
 from pydantic import SecretStr
 
 from pipeline.codec import AvroCodec
-from pipeline.drain import wait_drained
-from pipeline.ingest import Publisher
-from pipeline.report import build_report, write_charts
+from pipeline.ingestion.publisher import Publisher
 from pipeline.settings import Settings
-from pipeline.simulator import Simulation, publish, simulate
 from pipeline.sinks.engines import Engine
-from pipeline.workers import WorkerProcess
 from tests.integration.pipeline_run import engine_for
+from tools.drain import wait_drained
+from tools.report import build_report, write_charts
+from tools.simulator import Simulation, publish, simulate
+from tools.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,12 @@ import pytest
 from aiohttp import web
 
 from pipeline.codec import AvroCodec
-from pipeline.ingest import Publisher
 from pipeline.ingestion import ApiRequest, ApiResponse, CarrierApi, Poller, PollError
+from pipeline.ingestion.publisher import Publisher
 from pipeline.settings import Settings
 from pipeline.topics import RAW
-from pipeline.workers import free_port
 from tests.kafka_helpers import read_records
+from tools.workers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ async def test_backoff_rate_limit_and_publishing(
     sinces = [query.get("since") for _, _, query in carrier.requests[2:]]
     assert sinces == [None, "c1", "c2", "c3", "c4"]
 
-    raw = read_records(settings.kafka_bootstrap, settings.topic(RAW.suffix))
+    raw = read_records(settings.kafka_bootstrap, RAW.topic(settings))
     assert [record["payload"] for _, record in raw if record["tracking_number"] == "ORB1"] == [
         carrier.bodies[0]
     ]
@@ -159,4 +159,4 @@ async def test_errors_surface_after_capped_retries(
         poller.close()
     paths = [path for _, path, _ in carrier.requests]
     assert paths == ["/v1/down"] * 3 + ["/v1/gone"]
-    assert read_records(settings.kafka_bootstrap, settings.topic(RAW.suffix), timeout=5) == []
+    assert read_records(settings.kafka_bootstrap, RAW.topic(settings), timeout=5) == []

@@ -15,14 +15,14 @@ import pytest
 
 import connectors
 from pipeline.codec import AvroCodec
-from pipeline.drain import wait_drained
-from pipeline.ingest import Publisher
 from pipeline.ingestion import ImportSummary, import_paths
+from pipeline.ingestion.publisher import Publisher
 from pipeline.settings import Settings
 from pipeline.topics import DEAD_LETTERS, EVENTS, RAW
-from pipeline.workers import WorkerProcess
 from tests.conftest import FIXTURES
 from tests.kafka_helpers import read_records
+from tools.drain import wait_drained
+from tools.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ def test_import_directory_then_rerun_skips_everything(
     assert any("occurred_at is missing" in p for p in first.problems)
     assert "3/3 files" in capsys.readouterr().err  # the progress line; hidden file not counted
 
-    raw = read_records(run_settings.kafka_bootstrap, run_settings.topic(RAW.suffix))
+    raw = read_records(run_settings.kafka_bootstrap, RAW.topic(run_settings))
     assert len(raw) == 1
     name, envelope = raw[0]
     assert name == "RawCarrierEvent"
@@ -67,7 +67,7 @@ def test_import_directory_then_rerun_skips_everything(
         "size": str(GENERIC.stat().st_size),
         "sha256": hashlib.sha256(GENERIC.read_bytes()).hexdigest(),
     }
-    dead = read_records(run_settings.kafka_bootstrap, run_settings.topic(DEAD_LETTERS.suffix))
+    dead = read_records(run_settings.kafka_bootstrap, DEAD_LETTERS.topic(run_settings))
     assert len(dead) == 1
     assert dead[0][1]["payload"] == MALFORMED
     assert dead[0][1]["stage"] == "ingest"
@@ -78,8 +78,8 @@ def test_import_directory_then_rerun_skips_everything(
     shutil.copy(GENERIC, drop / "acme-feed-resent.json")
     again = import_paths(run_settings, publisher, [drop], progress=False)
     assert (again.imported, again.skipped, again.failed) == (0, 3, 0)
-    assert len(read_records(run_settings.kafka_bootstrap, run_settings.topic(RAW.suffix))) == 1
-    dead_again = read_records(run_settings.kafka_bootstrap, run_settings.topic(DEAD_LETTERS.suffix))
+    assert len(read_records(run_settings.kafka_bootstrap, RAW.topic(run_settings))) == 1
+    dead_again = read_records(run_settings.kafka_bootstrap, DEAD_LETTERS.topic(run_settings))
     assert len(dead_again) == 1
 
 
@@ -114,7 +114,7 @@ def test_watch_takes_a_file_once_its_size_is_stable(run_settings: Settings, tmp_
         deadline = time.monotonic() + 20
         raw: list[tuple[str, dict[str, Any]]] = []
         while len(raw) < 1 and time.monotonic() < deadline:
-            raw = read_records(run_settings.kafka_bootstrap, run_settings.topic(RAW.suffix), 1, 2)
+            raw = read_records(run_settings.kafka_bootstrap, RAW.topic(run_settings), 1, 2)
         time.sleep(1.0)  # a few more polls: nothing else may be taken
     finally:
         stop.set()
@@ -122,8 +122,8 @@ def test_watch_takes_a_file_once_its_size_is_stable(run_settings: Settings, tmp_
     summary = result[0]
     # late.json and uploading.json hold the same bytes: one import, one content-dedup skip.
     assert (summary.imported, summary.skipped, summary.failed) == (1, 1, 0), summary.problems
-    assert len(read_records(run_settings.kafka_bootstrap, run_settings.topic(RAW.suffix))) == 1
-    dead_letters = run_settings.topic(DEAD_LETTERS.suffix)
+    assert len(read_records(run_settings.kafka_bootstrap, RAW.topic(run_settings))) == 1
+    dead_letters = DEAD_LETTERS.topic(run_settings)
     assert read_records(run_settings.kafka_bootstrap, dead_letters, timeout=3) == []
 
 
@@ -158,7 +158,7 @@ def test_edi_214_file_through_a_real_worker(run_settings: Settings, tmp_path: Pa
     finally:
         worker.stop()
 
-    batches = read_records(run_settings.kafka_bootstrap, run_settings.topic(EVENTS.suffix))
+    batches = read_records(run_settings.kafka_bootstrap, EVENTS.topic(run_settings))
     normalized = {tn for name, record in batches if name == "TrackingEventBatch"
                   for tn in _batch_tracking_numbers(record)}  # fmt: skip
     expected = _edi_tracking_numbers(edi)

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.codec import AvroCodec
-from pipeline.drain import wait_drained
-from pipeline.ingest import Publisher, raw_envelope
+from pipeline.ingestion.publisher import Publisher, raw_envelope
 from pipeline.settings import Settings
 from pipeline.topics import EXCEPTIONS, ORDER_STATE
-from pipeline.workers import WorkerProcess
 from tests.integration.pipeline_run import engine_for
 from tests.kafka_helpers import read_records
+from tools.drain import wait_drained
+from tools.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def test_orders_returns_and_stuck_parcels(run_settings: Settings, tmp_path: Path
         stuck: list[dict] = []
         while not stuck and time.monotonic() < deadline:
             time.sleep(1)
-            exceptions = read_records(settings.kafka_bootstrap, settings.topic(EXCEPTIONS.suffix))
+            exceptions = read_records(settings.kafka_bootstrap, EXCEPTIONS.topic(settings))
             stuck = [
                 r for _, r in exceptions if r["kind"] == "stuck" and r["tracking_number"] == "S1"
             ]
@@ -114,7 +114,7 @@ def test_orders_returns_and_stuck_parcels(run_settings: Settings, tmp_path: Path
     assert stuck[0]["severity"] == "critical", "stuck (medium) + vip + expedited"
     order_log = [
         r
-        for _, r in read_records(settings.kafka_bootstrap, settings.topic(ORDER_STATE.suffix))
+        for _, r in read_records(settings.kafka_bootstrap, ORDER_STATE.topic(settings))
         if r["order_id"] == "O1"
     ]
     statuses = [r["status"] for r in order_log]

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from pipeline.codec import AvroCodec
-from pipeline.drain import wait_drained
-from pipeline.ingest import Publisher
-from pipeline.report import build_report, check_against
+from pipeline.ingestion.publisher import Publisher
 from pipeline.settings import Settings
-from pipeline.simulator import publish, simulate
 from pipeline.topics import DEAD_LETTERS, NOTIFICATIONS, PARCEL_STATE
-from pipeline.workers import WorkerProcess
 from tests.integration.pipeline_run import engine_for
 from tests.kafka_helpers import read_records, read_topic
+from tools.drain import wait_drained
+from tools.report import build_report, check_against
+from tools.simulator import publish, simulate
+from tools.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def test_feed_to_clickhouse_and_notification_topic(run_settings: Settings, tmp_p
 
     # Notifications: Avro in the Confluent wire format, one per ClickHouse row, keyed by parcel.
     messages = read_records(
-        run_settings.kafka_bootstrap, run_settings.topic(NOTIFICATIONS.suffix), len(notified)
+        run_settings.kafka_bootstrap, NOTIFICATIONS.topic(run_settings), len(notified)
     )
     assert {name for name, _ in messages} == {"Notification"}
     assert sorted(r["notification_id"] for _, r in messages) == sorted(n for n, _ in notified)
@@ -56,7 +56,7 @@ def test_feed_to_clickhouse_and_notification_topic(run_settings: Settings, tmp_p
     assert len(arrived) == delivered, "every delivery is announced once (returns as received)"
 
     # Dead letters keep the original bytes and say why.
-    dead = read_records(run_settings.kafka_bootstrap, run_settings.topic(DEAD_LETTERS.suffix), 2)
+    dead = read_records(run_settings.kafka_bootstrap, DEAD_LETTERS.topic(run_settings), 2)
     stages = sorted(r["stage"] for _, r in dead)
     assert stages.count("decode") == 1 and stages.count("parse") == len(dead) - 1
     assert any(r["payload"] == b"this is not avro" for _, r in dead)
@@ -99,5 +99,5 @@ def test_crash_and_restart_loses_nothing_and_counts_nothing_twice(
     simulation.manifest.malformed_payloads *= 2  # the same broken payloads were sent twice
     check_against(report, simulation.manifest)
     assert report.ok, report.checks
-    changelog = read_topic(run_settings.kafka_bootstrap, run_settings.topic(PARCEL_STATE.suffix))
+    changelog = read_topic(run_settings.kafka_bootstrap, PARCEL_STATE.topic(run_settings))
     assert len({key for key, _ in changelog}) == simulation.manifest.parcels

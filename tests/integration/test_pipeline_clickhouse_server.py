@@ -10,14 +10,14 @@ import pytest
 from pydantic import SecretStr
 
 from pipeline.codec import AvroCodec
-from pipeline.drain import wait_drained
-from pipeline.ingest import Publisher
-from pipeline.report import build_report, check_against
+from pipeline.ingestion.publisher import Publisher
 from pipeline.settings import Settings
-from pipeline.simulator import publish, simulate
 from pipeline.sinks.engines import NativeEngine
 from pipeline.sinks.migrations import migrate
-from pipeline.workers import WorkerProcess
+from tools.drain import wait_drained
+from tools.report import build_report, check_against
+from tools.simulator import publish, simulate
+from tools.workers import WorkerProcess
 
 pytestmark = pytest.mark.integration
 

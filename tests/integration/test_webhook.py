@@ -15,12 +15,12 @@ from pydantic import SecretStr
 
 import connectors
 from pipeline.codec import AvroCodec
-from pipeline.ingest import Publisher
 from pipeline.ingestion import build_app, sign
+from pipeline.ingestion.publisher import Publisher
 from pipeline.settings import Settings
 from pipeline.topics import DEAD_LETTERS, RAW
-from pipeline.workers import free_port
 from tests.kafka_helpers import read_records
+from tools.workers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +115,7 @@ async def test_webhook_accepts_signed_and_unsigned_rejects_the_rest(
         status, answer = await post("/webhooks/nope", unsigned_body)
         assert status == 404 and "generic" in answer["known"]
 
-    raw = read_records(settings.kafka_bootstrap, settings.topic(RAW.suffix))
+    raw = read_records(settings.kafka_bootstrap, RAW.topic(settings))
     assert {name for name, _ in raw} == {"RawCarrierEvent"}
     by_number = {record["tracking_number"]: record for _, record in raw}
     assert set(by_number) == {"TRACK-SIGNED", "TRACK-UNSIGNED"}
@@ -128,7 +128,7 @@ async def test_webhook_accepts_signed_and_unsigned_rejects_the_rest(
     assert by_number["TRACK-UNSIGNED"]["payload_format"] == "acme"
     assert all(r["source"] == "webhook" for r in by_number.values())
 
-    dead = read_records(settings.kafka_bootstrap, settings.topic(DEAD_LETTERS.suffix))
+    dead = read_records(settings.kafka_bootstrap, DEAD_LETTERS.topic(settings))
     assert len(dead) == 1
     name, letter = dead[0]
     assert name == "DeadLetter"
@@ -136,7 +136,7 @@ async def test_webhook_accepts_signed_and_unsigned_rejects_the_rest(
     assert letter["stage"] == "ingest"
     assert "tracking_number is missing" in letter["error"]
     assert (letter["topic"], letter["partition"], letter["offset"]) == (
-        settings.topic(RAW.suffix), -1, -1)  # fmt: skip
+        RAW.topic(settings), -1, -1)  # fmt: skip
 
 
 async def test_concurrent_posts_share_flushes_and_all_land(receiver: tuple[str, Settings]) -> None:
@@ -151,5 +151,5 @@ async def test_concurrent_posts_share_flushes_and_all_land(receiver: tuple[str, 
 
         statuses = await asyncio.gather(*(post(body) for body in bodies))
     assert statuses == [202] * len(bodies)
-    raw = read_records(settings.kafka_bootstrap, settings.topic(RAW.suffix), expect=len(bodies))
+    raw = read_records(settings.kafka_bootstrap, RAW.topic(settings), expect=len(bodies))
     assert sorted(record["payload"] for _, record in raw) == sorted(bodies)

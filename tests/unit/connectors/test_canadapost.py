@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import connectors
-from agents.normalize import Normalizer
-from agents.taxonomy import Status
 from tests.conftest import FIXTURES
 from tests.connector_fuzz import assert_only_parse_error, fuzz_tests
 from tests.golden import assert_golden
+from tracking.normalize import Normalizer
+from tracking.taxonomy import Status
 
 DIR = FIXTURES / "canadapost"
 FIXTURE = DIR / "detail.xml"

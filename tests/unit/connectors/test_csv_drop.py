@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectors
-from agents.normalize import Normalizer
-from agents.taxonomy import Status
 from connectors import csv_drop
 from tests.conftest import FIXTURES
 from tests.connector_fuzz import RECORD_EDITS, assert_only_parse_error, edit_records, fuzz_tests
 from tests.golden import assert_golden
+from tracking.normalize import Normalizer
+from tracking.taxonomy import Status
 
 SPREADSHEET = FIXTURES / "csv" / "spreadsheet.csv"
 SEMICOLON = FIXTURES / "csv" / "semicolon.csv"

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 import pytest
 
 import connectors
-from agents.normalize import Normalizer
-from agents.taxonomy import Reason, Status
 from tests.conftest import FIXTURES
 from tests.connector_fuzz import json_fuzz_tests, json_values
 from tests.golden import assert_golden
+from tracking.normalize import Normalizer
+from tracking.taxonomy import Reason, Status
 
 FIXTURE = FIXTURES / "postnl" / "complete_status.json"
 CTX = connectors.ParseContext("postnl", 0, "test")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import connectors
-from agents.normalize import MAPPINGS_DIR, load_mapping
 from connectors import REGISTRY
+from tracking.normalize import MAPPINGS_DIR, load_mapping
 
 MAPPING_FILES = sorted(MAPPINGS_DIR.glob("*.csv"))
 

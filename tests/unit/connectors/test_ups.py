@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 import connectors
-from agents.normalize import Normalizer
-from agents.taxonomy import Status
 from tests.conftest import FIXTURES
 from tests.connector_fuzz import json_fuzz_tests, json_values
 from tests.golden import assert_golden
+from tracking.normalize import Normalizer
+from tracking.taxonomy import Status
 
 FIXTURE = FIXTURES / "ups" / "multi_shipment.json"
 CTX = connectors.ParseContext("ups", 0, "test")

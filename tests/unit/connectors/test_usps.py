@@ -5,11 +5,11 @@ import json
 import pytest
 
 import connectors
-from agents.normalize import Normalizer
-from agents.taxonomy import Status
 from tests.conftest import FIXTURES
 from tests.connector_fuzz import json_fuzz_tests, json_values
 from tests.golden import assert_golden
+from tracking.normalize import Normalizer
+from tracking.taxonomy import Status
 
 FIXTURE = FIXTURES / "usps" / "detail.json"
 BATCH = FIXTURES / "usps" / "batch.json"

@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectors
-from agents.normalize import Normalizer
-from agents.taxonomy import Status
 from connectors import x12_214
 from tests.conftest import FIXTURES
 from tests.connector_fuzz import RECORD_EDITS, assert_only_parse_error, edit_records, fuzz_tests
 from tests.golden import assert_golden
+from tracking.normalize import Normalizer
+from tracking.taxonomy import Status
 
 MULTI = FIXTURES / "x12_214" / "multi_transaction.edi"
 PIPE = FIXTURES / "x12_214" / "pipe_newline.edi"

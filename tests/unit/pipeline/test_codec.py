@@ -6,14 +6,15 @@ from io import BytesIO
 import pytest
 from fastavro import parse_schema, schemaless_reader
 
-from agents.events import from_columns, to_columns
-from agents.orders import OrderState
-from agents.state import ParcelState
-from agents.track import PartitionState, process_batch
 from pipeline.codec import SCHEMA_ORDER, SCHEMAS_DIR, AvroCodec, CodecError
-from pipeline.ingest import raw_envelope
-from pipeline.simulator import simulate
-from tests.unit.agents.test_track import SHIPMENT, scan
+from pipeline.ingestion.publisher import raw_envelope
+from pipeline.records import DeadLetter, to_avro
+from tests.unit.tracking.test_parcels import SHIPMENT, scan
+from tools.simulator import simulate
+from tracking.events import from_columns, to_columns
+from tracking.orders import OrderState
+from tracking.parcels import PartitionState, process_batch
+from tracking.state import ParcelState
 
 
 def sample_records() -> dict[str, dict]:
@@ -27,8 +28,8 @@ def sample_records() -> dict[str, dict]:
     order = OrderState("O1")
     order.apply(out.order_updates[0], now_ms=7_000)
     return {
-        "ParcelException": damaged.exceptions[0],
-        "OrderParcelUpdate": out.order_updates[0],
+        "ParcelException": to_avro(damaged.exceptions[0]),
+        "OrderParcelUpdate": to_avro(out.order_updates[0]),
         "OrderState": order.to_record(),
         "ModelSnapshot": {
             "name": "eta",
@@ -44,19 +45,8 @@ def sample_records() -> dict[str, dict]:
         "TrackingEvent": event,
         "TrackingEventBatch": to_columns([out.new_events[0], out.new_events[0]]),
         "ParcelState": out.changed[0].to_record(),
-        "Notification": out.notifications[0],
-        "DeadLetter": {
-            "error": "bad",
-            "stage": "parse",
-            "topic": "t",
-            "partition": 0,
-            "offset": 7,
-            "raw_event_id": None,
-            "carrier": None,
-            "payload_format": None,
-            "payload": b"\x00",
-            "failed_at": 9,
-        },
+        "Notification": to_avro(out.notifications[0]),
+        "DeadLetter": to_avro(DeadLetter("bad", "parse", "t", 0, 7, None, None, None, b"\x00", 9)),
     }
 
 

@@ -1,1 +1,0 @@
-"""Thin Faust agents over pure functions: dedup, normalization, parcel state, notifications."""

@@ -1,0 +1,60 @@
+"""Step 3, orders: OrderParcelUpdate messages (keyed by order id) -> one view per order, its
+changelog and its ClickHouse row. The pure work is `tracking.orders.process_updates`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from pipeline import topics
+from pipeline.records import from_avro
+from pipeline.runtime.common import InputMessage, Resources, Step, StepStats, now_ms
+from pipeline.sinks import tables
+from pipeline.store import ChangelogStore
+from tracking.orders import OrderState, process_updates
+from tracking.records import OrderParcelUpdate
+
+
+class OrderStep(Step):
+    name = "orders"
+
+    def __init__(self, resources: Resources) -> None:
+        super().__init__(resources)
+        settings = resources.settings
+        self.order_store: ChangelogStore[OrderState] = ChangelogStore(
+            settings.kafka_bootstrap,
+            topics.ORDER_STATE.topic(settings),
+            resources.codec,
+            "OrderState",
+            OrderState.to_record,
+            OrderState.from_record,
+            lambda o: o.order_id,
+        )
+        self._orders: dict[int, dict[str, OrderState]] = {}
+
+    def orders(self, partition: int) -> dict[str, OrderState]:
+        orders = self._orders.get(partition)
+        if orders is None:
+            orders = self._orders[partition] = self.order_store.read_partition(partition)
+        return orders
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self._orders.pop(partition, None)
+
+    def run(self, messages: list[InputMessage]) -> StepStats:
+        started = time.perf_counter()
+        stats = self.stats(messages)
+        updates: dict[int, list[OrderParcelUpdate]] = {}
+        for message in messages:
+            decoded = self.decode(message, stats, ("OrderParcelUpdate",))
+            if decoded is not None:
+                update = from_avro(OrderParcelUpdate, decoded[1])
+                updates.setdefault(message.partition, []).append(update)
+                stats.events += 1
+        now = now_ms()
+        for partition, batch in updates.items():
+            changed = process_updates(self.orders(partition), batch, now)
+            self.order_store.write(partition, changed, self.resources.producer)
+            self.rows.add(tables.ORDER_STATE, changed)
+        return self.flush(stats, started)

@@ -1,0 +1,220 @@
+"""Simulated scans -> the bytes each carrier really sends, so the demo feed exercises every parser.
+
+`ENCODERS` is keyed by the connector registry's format names (connectors.REGISTRY): every
+registered format has an encoder here or is named in `NOT_SIMULATED`, and a unit test holds
+the two to the registry. What a scan means and which codes each carrier has for it live in
+tools/sim_scan.py; the postal operators' encoders in tools/sim_formats_post.py.
+
+Encoders are deterministic per scan (a scan's bytes never depend on the rest of its bundle), so
+a re-sent scan parses to the same event id, and every format carries the time exactly: offsets
+or GMT fields where the format has them, X12 zone codes, the CSV utc_offset column, zone names
+or the clock time in the zone the parser assumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from datetime import UTC
+from typing import Any
+
+from tools import sim_formats_post
+from tools.sim_scan import (
+    CODES,
+    REASON_GAPS,
+    SIM_CODES,
+    SimScan,
+    by_parcel,
+    carrier_code,
+    compact_json,
+    control_id,
+    describe,
+    intended,
+    offset_text,
+    speaks,
+    wall_time,
+)
+
+__all__ = [
+    "CODES",
+    "ENCODERS",
+    "NOT_SIMULATED",
+    "REASON_GAPS",
+    "SIM_CODES",
+    "SimScan",
+    "broken_payload",
+    "encode",
+    "intended",
+    "speaks",
+]
+
+Encoder = Callable[[str, Sequence[SimScan]], bytes]
+
+
+def _generic(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    def event(s: SimScan) -> dict[str, Any]:
+        wall = wall_time(s)
+        stamp = wall.isoformat() if s.zone_given else wall.replace(tzinfo=None).isoformat()
+        return {"tracking_number": s.tracking_number, "code": s.code,
+                "description": f"scan {s.code}", "occurred_at": stamp,
+                "location": {"city": s.city, "postal_code": s.postal_code,
+                             "country": s.country}}  # fmt: skip
+
+    return compact_json({"carrier": carrier, "events": [event(s) for s in scans]})
+
+
+def _fedex(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    def event(s: SimScan) -> dict[str, Any]:
+        code, wall = carrier_code("fedex", s), wall_time(s)
+        why = "" if code not in ("DE", "SE") else describe("generic", s.code)
+        stamp = wall.isoformat() if s.zone_given else wall.replace(tzinfo=None).isoformat()
+        return {"date": stamp, "eventType": code, "eventDescription": describe("fedex", code),
+                "derivedStatusCode": code, "exceptionCode": "", "exceptionDescription": why,
+                "scanLocation": {"city": s.city.upper(), "stateOrProvinceCode": s.region,
+                                 "postalCode": s.postal_code,
+                                 "countryCode": s.country}}  # fmt: skip
+
+    results = [{"trackingNumber": number,
+                "trackResults": [{"trackingNumberInfo": {"trackingNumber": number,
+                                                         "carrierCode": "FDXE"},
+                                  "scanEvents": [event(s) for s in group]}]}
+               for number, group in by_parcel(scans, newest_first=True)]  # fmt: skip
+    return compact_json({"transactionId": control_id(scans, 32),
+                  "output": {"completeTrackResults": results}})  # fmt: skip
+
+
+_UPS_TYPES = {"delivered": "D", "exception": "X", "info_received": "M"}
+
+
+def _ups(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    def activity(s: SimScan) -> dict[str, Any]:
+        code, wall = carrier_code("ups", s), wall_time(s)
+        status = {"type": _UPS_TYPES.get(intended("ups", s.code)[0], "I"),
+                  "description": describe("ups", code), "statusCode": code}  # fmt: skip
+        found: dict[str, Any] = {
+            "location": {"address": {"city": s.city.upper(), "stateProvince": s.region,
+                                     "postalCode": s.postal_code, "countryCode": s.country}},
+            "status": status, "date": f"{wall:%Y%m%d}", "time": f"{wall:%H%M%S}"}  # fmt: skip
+        if s.zone_given:
+            utc = wall.astimezone(UTC)
+            found.update(gmtDate=f"{utc:%Y%m%d}", gmtTime=f"{utc:%H%M%S}",
+                         gmtOffset=offset_text(s.utc_offset_hours))  # fmt: skip
+        return found
+
+    shipments = [{"inquiryNumber": number,
+                  "package": [{"trackingNumber": number,
+                               "activity": [activity(s) for s in group]}]}
+                 for number, group in by_parcel(scans, newest_first=True)]  # fmt: skip
+    return compact_json({"trackResponse": {"shipment": shipments}})
+
+
+def _usps(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    def event(s: SimScan) -> dict[str, Any]:
+        code, wall = carrier_code("usps", s), wall_time(s)
+        domestic = s.country == "US"
+        found = {"eventType": describe("usps", code), "eventCode": code,
+                 "eventTimestamp": wall.replace(tzinfo=None).isoformat(),
+                 "eventCity": s.city.upper(), "eventState": s.region if domestic else "",
+                 "eventZIP": s.postal_code if domestic else "",
+                 "eventCountry": "" if domestic else s.country}  # fmt: skip
+        if s.zone_given:
+            found["GMTTimestamp"] = wall.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            found["GMTOffset"] = offset_text(s.utc_offset_hours, pad=False)
+        return found
+
+    return compact_json([{"trackingNumber": number, "trackingEvents": [event(s) for s in group]}
+                  for number, group in by_parcel(scans, newest_first=True)])  # fmt: skip
+
+
+# AT7-07 time codes for the offsets the simulator uses: US standard-time codes, UT, and the
+# numeric element-623 codes elsewhere (01..12 = UTC+1..+12, 13..24 = UTC-12..-1).
+_X12_ZONES = {-5: "ES", -6: "CS", -7: "MS", -8: "PS", 0: "UT"}
+
+
+def _x12_zone(scan: SimScan) -> str:
+    hours = scan.utc_offset_hours if scan.zone_given else 0
+    return _X12_ZONES.get(hours) or f"{hours if hours > 0 else hours + 25:02d}"
+
+
+def _x12(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    """One ST per parcel, one LX/AT7/MS1 loop per scan, in the order the carrier logged them."""
+    scac = "".join(c for c in carrier.upper() if c.isalpha())[:4]
+    control = int(control_id(scans, 8), 16) % 10**9
+    sent = max(s.at for s in scans)
+    segments = [
+        f"ISA*00*{'':10}*00*{'':10}*02*{scac:<15}*ZZ*{'PARCELSTREAM':<15}*{sent:%y%m%d}*"
+        f"{sent:%H%M}*U*00401*{control:09d}*0*P*>",
+        f"GS*QM*{scac}*PARCELSTREAM*{sent:%Y%m%d}*{sent:%H%M}*{control}*X*004010",
+    ]
+    parcels = by_parcel(scans, newest_first=False)
+    for number, (tracking, group) in enumerate(parcels, start=1):
+        body = [f"ST*214*{number:04d}", f"B10*{tracking}*SID{tracking[-8:]}*{scac}"]
+        for loop, s in enumerate(group, start=1):
+            status, _, reason = carrier_code("x12_214", s).partition("-")
+            place = "*".join((s.city.upper(), s.region, s.country)).rstrip("*")
+            body += [f"LX*{loop}",
+                     f"AT7*{status}*{reason or 'NS'}***{wall_time(s):%Y%m%d*%H%M%S}*{_x12_zone(s)}",
+                     f"MS1*{place}"]  # fmt: skip
+        segments += [*body, f"SE*{len(body) + 1}*{number:04d}"]
+    segments += [f"GE*{len(parcels)}*{control}", f"IEA*1*{control:09d}"]
+    return ("~\n".join(segments) + "~\n").encode("ascii", errors="replace")
+
+
+def _csv(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # what spreadsheet exports write
+    writer.writerow(["tracking_number", "carrier", "status_code", "description", "event_time",
+                     "utc_offset", "city", "state", "postal_code", "country"])  # fmt: skip
+    for s in scans:
+        writer.writerow([s.tracking_number, carrier, s.code, describe("csv", s.code),
+                         f"{wall_time(s):%Y-%m-%d %H:%M:%S}",
+                         offset_text(s.utc_offset_hours) if s.zone_given else "",
+                         s.city, s.region, s.postal_code, s.country])  # fmt: skip
+    return out.getvalue().encode()
+
+
+# payload format (a connectors.REGISTRY name) -> its encoder
+ENCODERS: dict[str, Encoder] = {
+    "generic": _generic, "fedex": _fedex, "ups": _ups, "usps": _usps, "x12_214": _x12,
+    "csv": _csv, "dhl": sim_formats_post.dhl, "postnl": sim_formats_post.postnl,
+    "canadapost": sim_formats_post.canadapost,
+}  # fmt: skip
+# Registered formats the simulator deliberately never sends, each with a comment saying why.
+# Empty: the demo feed runs every parser the pipeline has.
+NOT_SIMULATED: frozenset[str] = frozenset()
+
+
+def encode(payload_format: str, carrier: str, scans: Sequence[SimScan]) -> bytes:
+    return ENCODERS[payload_format](carrier, scans)
+
+
+def broken_payload(payload_format: str, index: int) -> bytes:
+    """A payload of this format that its parser must reject with ParseError. `index` makes
+    each one distinct, so two broken payloads are never mistaken for one redelivery."""
+    n = f"{index:06d}".encode()
+    candidates = {
+        "generic": (b'{"carrier": "x", "events": [{"tracking_' + n,
+                    b'{"events": [{"code": "DL", "ref": "' + n + b'"}]}',
+                    b"\x00\x01 not json " + n),
+        "fedex": (b'{"output": {"completeTrackResults": {"trackingNumber": "7' + n + b'"}}}',
+                  b'{"transactionId": "' + n + b'", "output": {"completeTrack'),
+        "ups": (b'{"trackResponse": {"shipment": {"inquiryNumber": "1Z' + n + b'"}}}',
+                b'{"response": {"status": "' + n + b'"}}'),
+        "usps": (b'[{"trackingNumber": "9400' + n + b'"}, "not an object"]',
+                 b'{"trackingNumber": "9400' + n + b'", "trackingEvents": ['),
+        "x12_214": (b"GS*QM*ORBI*PARCELSTREAM*20261118*1405*" + n + b"*X*004010~",
+                    b"ISA*00*          *00*    " + n),
+        "csv": (b"parcel;when;what\r\n" + n + b";2026-11-18;DL\r\n",
+                b" \r\n" * (index + 1)),  # blank lines only: no header row
+        "dhl": (b'{"shipments": {"id": "JJD' + n + b'", "events": []}}',
+                b'{"status": 200, "id": "JJD' + n + b'"}',  # neither shipments nor a problem
+                b'{"shipments": [{"id": "00340434' + n + b'", "events": [{"statusCode'),
+        "postnl": (b'{"CurrentStatus": [{"Barcode": "3SDEVC' + n + b'"}]}',
+                   b'{"Barcode": "3SDEVC' + n + b'", "Event": []}'),  # no status section
+        "canadapost": (b"<tracking-detail><pin>" + n + b"</pin><significant-events>",
+                       b'<?xml version="1.0"?><!DOCTYPE pin [<!ENTITY n "' + n + b'">]><pin/>',
+                       b"<track-summary><pin>" + n + b"</pin></track-summary>"),
+    }  # fmt: skip
+    options = candidates[payload_format]
+    return options[index % len(options)]

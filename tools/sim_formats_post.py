@@ -1,0 +1,170 @@
+"""Simulated scans -> the tracking answers of the postal operators: DHL (Shipment Tracking -
+Unified API), PostNL (Shipping Status API v2) and Canada Post (Get Tracking Details, XML).
+
+Each encoder writes what its parser (connectors/dhl.py, postnl.py, canadapost.py) reads back
+exactly. These carriers often leave the zone out and mean the clock time where the scan was (or,
+for PostNL, in the Netherlands), so an encoder without a zone writes the clock time in the zone
+the parser assumes, and states the zone only where that clock time is ambiguous (`civil_time`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from tools.sim_scan import (
+    SimScan,
+    by_parcel,
+    carrier_code,
+    civil_time,
+    compact_json,
+    describe,
+    wall_time,
+)
+
+__all__ = ["canadapost", "dhl", "postnl"]
+
+# Where the DHL parser reads a timestamp without an offset: the event country's one civil zone,
+# else UTC. These are the single-zone countries the simulator ships to; US and CA have several.
+_DHL_ZONES = {"DE": ZoneInfo("Europe/Berlin"), "NL": ZoneInfo("Europe/Amsterdam"),
+              "FR": ZoneInfo("Europe/Paris"), "GB": ZoneInfo("Europe/London")}  # fmt: skip
+
+
+def _dhl_timestamp(scan: SimScan) -> str:
+    if scan.zone_given:  # Express answers carry the offset
+        return wall_time(scan).isoformat()
+    # Parcel DE and eCommerce answers: the clock time at the event location, no offset
+    local, alone = civil_time(scan, _DHL_ZONES.get(scan.country, UTC))
+    return local.replace(tzinfo=None).isoformat() if alone else local.isoformat()
+
+
+def dhl(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    def event(s: SimScan) -> dict[str, Any]:
+        text = describe("generic", s.code)  # DHL's free text says what statusCode cannot
+        address = {"addressLocality": s.city, "postalCode": s.postal_code,
+                   "countryCode": s.country}  # fmt: skip
+        return {"timestamp": _dhl_timestamp(s), "statusCode": carrier_code("dhl", s),
+                "status": text, "description": text,
+                "location": {"address": {k: v for k, v in address.items() if v}}}  # fmt: skip
+
+    shipments = []
+    for number, group in by_parcel(scans, newest_first=True):
+        events = [event(s) for s in group]
+        # the shipment-level status repeats the newest event; the parser must not count it twice
+        service = "express" if group[0].zone_given else "parcel-de"
+        shipments.append({"id": number, "service": service, "status": events[0], "events": events})
+    return compact_json({"shipments": shipments})
+
+
+_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def _postnl_timestamp(scan: SimScan) -> str:
+    """Dutch clock time without a zone, wherever the scan was; in the repeated autumn hour the
+    ISO form (which the updated-shipments call writes, and the parser reads) with its offset."""
+    local, alone = civil_time(scan, _AMSTERDAM)
+    return f"{local:%d-%m-%Y %H:%M:%S}" if alone else local.isoformat()
+
+
+def _depot(scan: SimScan) -> str:
+    """PostNL's LocationCode: a six-digit depot number (PostNL names no place); one per place."""
+    digest = hashlib.blake2b(f"{scan.city}|{scan.country}".encode(), digest_size=4).digest()
+    return f"{100_000 + int.from_bytes(digest, 'big') % 900_000}"
+
+
+def _postnl_status(code: str) -> str:
+    """The status an event code belongs to, as postnl.csv documents it: "event (status 5): ..."."""
+    _, found, rest = describe("postnl", code).partition("(status ")
+    return rest.partition(")")[0] if found else "99"
+
+
+def postnl(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    def event(s: SimScan) -> dict[str, str]:
+        code = carrier_code("postnl", s)
+        text = describe("postnl", code)
+        return {"Code": code, "Description": text.partition("): ")[2] or text,
+                "LocationCode": _depot(s), "TimeStamp": _postnl_timestamp(s)}  # fmt: skip
+
+    shipments = []
+    for number, group in by_parcel(scans, newest_first=False):  # PostNL lists oldest first
+        status = _postnl_status(carrier_code("postnl", group[-1]))
+        text = describe("postnl", status).removeprefix("status: ").partition(" / ")[0]
+        # the current status repeats the newest event at a coarser grain: not a scan of its own
+        shipments.append({"MainBarcode": number, "Barcode": number,
+                          "Event": [event(s) for s in group],
+                          "Status": {"TimeStamp": _postnl_timestamp(group[-1]),
+                                     "StatusCode": status, "StatusDescription": text}})  # fmt: skip
+    # one shipment is sent as an object, several as a list
+    return compact_json({"CompleteStatus": {"Shipment": shipments[0] if len(shipments) == 1
+                                            else shipments}})  # fmt: skip
+
+
+# Zone names Canada Post writes for the simulator's offsets (North America and GMT, standard
+# time). Abroad it writes a blank or a word ("ISRAEL"), which the parser reads as UTC.
+_CANADAPOST_ZONES = {-8: "PST", -7: "MST", -6: "CST", -5: "EST", 0: "GMT"}
+# Where the parser reads a Canadian clock time without a zone name: its province's zone.
+_PROVINCES = {"ON": ZoneInfo("America/Toronto")}  # the simulator's Canadian region
+_COUNTRY_NAMES = {"US": "United States", "DE": "Germany", "NL": "Netherlands",
+                  "GB": "United Kingdom", "FR": "France"}  # fmt: skip
+
+
+def _canadapost_time(scan: SimScan) -> tuple[datetime, str]:
+    """(clock time, event-time-zone), read back exactly by connectors/canadapost.py."""
+    name = _CANADAPOST_ZONES.get(scan.utc_offset_hours) if scan.zone_given else None
+    if name:
+        return wall_time(scan), name
+    province = _PROVINCES.get(scan.region) if scan.country == "CA" else None
+    if province is None:  # no zone and no province: the parser reads UTC, so say UTC
+        return scan.at.replace(microsecond=0).astimezone(UTC), ""
+    local, alone = civil_time(scan, province)
+    return local, "" if alone else local.tzname() or ""  # EST/EDT tell the two passes apart
+
+
+def _canadapost_site(scan: SimScan) -> tuple[str, str]:
+    """(event-site, event-province): a Canadian city, or abroad a code and the country name."""
+    if scan.country and scan.country != "CA":
+        code = (scan.postal_code or scan.city).upper()
+        return f"{code},{_COUNTRY_NAMES.get(scan.country, scan.country)}", ""
+    return scan.city.upper(), scan.region  # hubs have no country: read as Canadian sites
+
+
+def _occurrence(scan: SimScan, prefix: str) -> str:
+    code = carrier_code("canadapost", scan)
+    clock, zone = _canadapost_time(scan)
+    site, province = _canadapost_site(scan)
+    fields = (("event-identifier", code), ("event-date", f"{clock:%Y-%m-%d}"),
+              ("event-time", f"{clock:%H:%M:%S}"), ("event-time-zone", zone),
+              ("event-description", describe("canadapost", code)), ("event-site", site),
+              ("event-province", province))  # fmt: skip
+    inner = "".join(f"<{prefix}{name}>{escape(value)}</{prefix}{name}>" if value
+                    else f"<{prefix}{name}/>" for name, value in fields)  # fmt: skip
+    return f"<{prefix}occurrence>{inner}</{prefix}occurrence>"
+
+
+def _detail(number: str, group: Sequence[SimScan], prefix: str, attributes: str = "") -> str:
+    events = "\n".join(_occurrence(s, prefix) for s in group)
+    return (f"<{prefix}tracking-detail{attributes}><{prefix}pin>{escape(number)}</{prefix}pin>"
+            f"<{prefix}significant-events>\n{events}\n</{prefix}significant-events>"
+            f"</{prefix}tracking-detail>")  # fmt: skip
+
+
+_SOAP = (
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    '<tns:get-tracking-detail-response xmlns:tns="http://www.canadapost.ca/ws/soap/track">\n{}\n'
+    "</tns:get-tracking-detail-response></soapenv:Body></soapenv:Envelope>"
+)
+
+
+def canadapost(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    """One PIN: the REST answer. Several: the SOAP response, one tracking-detail per PIN."""
+    parcels = by_parcel(scans, newest_first=True)
+    if len(parcels) == 1:
+        ((number, group),) = parcels
+        body = _detail(number, group, "", ' xmlns="http://www.canadapost.ca/ws/track-v2"')
+    else:
+        body = _SOAP.format("\n".join(_detail(n, g, "tns:") for n, g in parcels))
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'.encode()

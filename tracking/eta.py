@@ -1,0 +1,319 @@
+"""Online ETA model: learned in-stream from delivered parcels, no Kafka in here.
+
+Each delivered parcel teaches the model one fact per milestone it passed: "a parcel of this lane
+that was at this milestone took N seconds more to be delivered". The model keeps one quantile
+sketch per (milestone, lane level) and answers a prediction from the most specific level that has
+seen enough parcels, so a brand-new lane still gets an answer from its coarser parents.
+
+Design choices, each measured on the Olist replay (`python -m tools.eval_eta`):
+
+* Sketch: a log-spaced histogram over seconds (2 % wide buckets from one minute to two years).
+  Memory per sketch is bounded by the bucket count whatever the traffic, quantiles are within
+  2 % of the exact ones, and the state is a short list of numbers that serializes to JSON
+  for the models changelog. A t-digest would be tighter in the tails but is harder to persist
+  exactly. (`tracking/sketch.py`)
+* Recency, two speeds: each lane sketch decays exponentially, counted in observations (lazy:
+  newer observations get a growing weight, renormalized now and then), so a quiet lane does not
+  forget everything during a lull. On top, a carrier-wide pace factor (recent actual / expected,
+  short memory) scales every lane: transit times drift network-wide (peak season, strikes) faster
+  than a lane with a few parcels a week can notice. On Olist the pace cut MAE from 4.50 to 4.36
+  days; per-lane decay alone barely moved it.
+* Fallback: full lane -> any origin to the same destination -> the carrier's service level ->
+  the carrier -> global. A level answers only with at least `min_samples` observations, and its
+  quantiles are blended with the next answering parent's by n / (n + shrinkage), so a lane
+  with 12 parcels leans on its destination while one with 3,000 stands on its own.
+* Olist ceiling (issue target: MAE <= 3.5 days, not reached; the replay stands at 4.25 days,
+  80 % interval coverage 77.8 %). Measured on the sample with median (LAD) regressions of log
+  transit time, each fitted on the very orders it is scored on unless noted:
+
+      model                                                              MAE, days
+      per-lane median (seller state -> customer state)                     4.21
+      + promise left at pickup, purchase->promise, freight, price,         4.09
+        seller handover time, capital city, item count
+      + customer and seller CEP-2 regions, pickup weekday and hour         3.90
+        (same, 5-fold cross-validated: 4.18)
+      + one free level per pickup month                                    3.72
+      + future-peeking neighbours: median transit of other parcels         3.64
+        picked up within 3-14 days on the same lane / state / network
+        (same, 5-fold cross-validated: 3.94)
+      lane + one free level per pickup day (723 parameters)                3.71
+
+  None of these gets under 3.6 although each is fitted on its own answers and the best are told
+  how fast their neighbours actually went; scored out of sample they lose another 0.3. An
+  online model, which sees only the past, has no route to 3.5 on this data. (Per-group medians
+  with hundreds of near-empty groups do fit lower in-sample, e.g. lane x month 3.34, which is
+  memorising, not evidence.)
+  Tried online and kept: seller CEP-2 as origin (4.36 -> 4.29) and min_samples 10 -> 5 (4.25).
+  Tried and dropped: promise buckets as service level (4.36-4.41), customer CEP-2 or capital
+  flag in the destination (4.45, 4.40), seller id or CEP-3 as origin (4.45, 4.38), freight
+  quartiles as service level (4.37), an online median-regression correction on top (promise,
+  freight, handover, weekday, hour: 4.29-4.39), other half lives (+-0.01) and shrinkage (20: 4.31,
+  40: 4.36). min_samples 3 with shrinkage 5 scored 4.22 at 76.2 % coverage; not taken, as that
+  is tuning to this very sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+from tracking.sketch import QuantileSketch
+
+__all__ = [
+    "ANY",
+    "ETA_MILESTONES",
+    "EtaConfig",
+    "EtaModel",
+    "EtaPrediction",
+    "Lane",
+    "QuantileSketch",
+]
+
+ANY = "*"
+
+# Milestones an ETA can start from, least to most advanced.
+ETA_MILESTONES = (
+    "info_received",
+    "picked_up",
+    "departed_origin",
+    "arrived_at_destination",
+    "out_for_delivery",
+)
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    carrier: str
+    service_level: str
+    origin_region: str
+    destination_region: str
+
+    def fallbacks(self) -> tuple[tuple[str, Lane], ...]:
+        """The levels to ask, most specific first, each named for reporting.
+
+        Destination is kept longer than origin because last-mile distance dominates transit
+        time: on the Olist replay the destination state explains far more than the origin.
+        Memoized: every observation and prediction walks this chain.
+        """
+        return _fallbacks(self)
+
+
+@lru_cache(maxsize=65536)
+def _fallbacks(lane: Lane) -> tuple[tuple[str, Lane], ...]:
+    c, s, o, d = lane.carrier, lane.service_level, lane.origin_region, lane.destination_region
+    chain = (
+        ("lane", Lane(c, s, o, d)),
+        ("destination", Lane(c, s, ANY, d)),
+        ("service", Lane(c, s, ANY, ANY)),
+        ("carrier", Lane(c, ANY, ANY, ANY)),
+        ("global", Lane(ANY, ANY, ANY, ANY)),
+    )
+    return _dedupe(chain)
+
+
+def _dedupe(chain: Iterable[tuple[str, Lane]]) -> tuple[tuple[str, Lane], ...]:
+    # A lane that is already partly wildcarded would repeat levels; count each sketch once.
+    seen: set[Lane] = set()
+    out: list[tuple[str, Lane]] = []
+    for name, lane in chain:
+        if lane not in seen:
+            seen.add(lane)
+            out.append((name, lane))
+    return tuple(out)
+
+
+@dataclass(slots=True)
+class EtaPrediction:
+    eta_ms: int
+    low_ms: int
+    high_ms: int
+    lane_level: str
+    samples: int
+    predicted_late: bool
+
+
+_Key = tuple[str, str, str, str, str]  # milestone, carrier, service level, origin, destination
+_PaceKey = tuple[str, str]  # milestone, carrier
+
+# Pace ratios (actual / lane median) live in a seconds sketch; scaling them by this unit puts
+# a ratio of 1.0 well inside the 2 % buckets (resolution 0.006, range up to ~6,000x).
+_PACE_UNIT = 10_000.0
+
+
+def _key(milestone: str, lane: Lane) -> _Key:
+    return (
+        milestone,
+        lane.carrier,
+        lane.service_level,
+        lane.origin_region,
+        lane.destination_region,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EtaConfig:
+    """Knobs, persisted with the state so a restored model behaves exactly like the saved one.
+
+    Defaults were tuned on the Olist replay with predictions made only from earlier deliveries.
+    """
+
+    # Fewest observations for a level to answer. Below 5 the 10 %/90 % quantiles rest on one or
+    # two parcels; the parent blend below smooths what is left of the noise. On Olist 5 beat 10
+    # (MAE 4.25 vs 4.29 days, coverage 77.9 % vs 77.7 %): small lanes differ from their parent
+    # more than their noise costs.
+    min_samples: int = 5
+    # Observations per lane sketch after which an old one counts half (0 = never forget).
+    half_life: float = 400.0
+    # Credibility blend: the answering level's quantiles weigh n / (n + shrinkage) against its
+    # next answering parent's. 0 turns the blend off.
+    shrinkage: float = 10.0
+    # Carrier-wide pace: recent deliveries' ratio of actual time to their lane's median, with a
+    # short memory, scales every lane. It follows network-wide slowdowns (peak season, strikes)
+    # within weeks, which per-lane sketches, holding a few parcels each, cannot.
+    pace_half_life: float = 300.0
+    min_pace_samples: int = 50
+    low_quantile: float = 0.10
+    high_quantile: float = 0.90
+
+    def __post_init__(self) -> None:
+        if self.min_samples < 1:
+            raise ValueError("min_samples must be at least 1")
+        if not 0.0 <= self.low_quantile < 0.5 < self.high_quantile <= 1.0:
+            raise ValueError("need 0 <= low_quantile < 0.5 < high_quantile <= 1")
+        if self.half_life < 0 or self.pace_half_life < 0 or self.shrinkage < 0:
+            raise ValueError("half lives and shrinkage must be >= 0")
+
+    @staticmethod
+    def decay_for(half_life: float) -> float:
+        return 1.0 if half_life <= 0 else 0.5 ** (1.0 / half_life)
+
+
+class EtaModel:
+    """Online ETA per (milestone, lane level); see the module docstring for the design."""
+
+    __slots__ = ("_paces", "_sketches", "config")
+
+    def __init__(self, config: EtaConfig | None = None, **overrides: Any) -> None:
+        """`EtaModel(min_samples=5)` is short for `EtaModel(EtaConfig(min_samples=5))`."""
+        base = config if config is not None else EtaConfig()
+        self.config = replace(base, **overrides) if overrides else base
+        self._sketches: dict[_Key, QuantileSketch] = {}
+        self._paces: dict[_PaceKey, QuantileSketch] = {}
+
+    def observe(self, lane: Lane, milestone: str, remaining_seconds: float) -> None:
+        """Learn that a parcel of `lane` at `milestone` was delivered `remaining_seconds` later."""
+        cfg = self.config
+        # Pace is measured against what the lane expected *before* this parcel, like a forecast
+        # error, so a lane's own parcel cannot make its pace look perfect.
+        answer = self._answer(lane, milestone)
+        if answer is not None:
+            median = answer[2][1]
+            if median > 0:
+                pace_key = (milestone, lane.carrier)
+                pace = self._paces.get(pace_key)
+                if pace is None:
+                    pace = self._paces[pace_key] = QuantileSketch(
+                        EtaConfig.decay_for(cfg.pace_half_life)
+                    )
+                pace.add(max(remaining_seconds, 0.0) / median * _PACE_UNIT)
+        decay = EtaConfig.decay_for(cfg.half_life)
+        for _, level in lane.fallbacks():
+            key = _key(milestone, level)
+            sketch = self._sketches.get(key)
+            if sketch is None:
+                sketch = self._sketches[key] = QuantileSketch(decay)
+            sketch.add(remaining_seconds)
+
+    def _answer(self, lane: Lane, milestone: str) -> tuple[str, int, list[float]] | None:
+        """(level name, samples, [low, median, high] seconds) before the pace factor."""
+        cfg = self.config
+        qs = (cfg.low_quantile, 0.5, cfg.high_quantile)
+        found: tuple[str, QuantileSketch] | None = None
+        for name, level in lane.fallbacks():
+            sketch = self._sketches.get(_key(milestone, level))
+            if sketch is None or sketch.count < cfg.min_samples:
+                continue
+            if found is None:
+                found = (name, sketch)
+                if cfg.shrinkage <= 0:
+                    break
+                continue
+            # Blending quantile functions (not CDFs) keeps them monotone: low <= mid <= high.
+            own = found[1]
+            weight = own.effective_count / (own.effective_count + cfg.shrinkage)
+            mine, parent = own.quantiles(qs), sketch.quantiles(qs)
+            blended = [weight * a + (1.0 - weight) * b for a, b in zip(mine, parent, strict=True)]
+            return found[0], own.count, blended
+        if found is None:
+            return None
+        return found[0], found[1].count, found[1].quantiles(qs)
+
+    def pace(self, milestone: str, carrier: str) -> float:
+        """Current carrier-wide speed factor (1.0 until enough deliveries were seen)."""
+        sketch = self._paces.get((milestone, carrier))
+        if sketch is None or sketch.count < self.config.min_pace_samples:
+            return 1.0
+        return sketch.quantiles((0.5,))[0] / _PACE_UNIT
+
+    def predict(
+        self,
+        lane: Lane,
+        milestone: str,
+        at_ms: int,
+        promised_ms: int | None = None,
+    ) -> EtaPrediction | None:
+        """ETA for a parcel of `lane` that reached `milestone` at `at_ms`; None if no level knows.
+
+        `promised_ms` only drives `predicted_late`. On the Olist replay the promise carried little
+        about actual transit: learning actual/promised ratios per lane was worse than plain
+        durations (MAE 4.58 vs 4.50 days) and even an in-sample fit of a promise term gained
+        under 0.1 day, so it stays out of the point estimate.
+        """
+        answer = self._answer(lane, milestone)
+        if answer is None:
+            return None
+        name, samples, (low, mid, high) = answer
+        factor = self.pace(milestone, lane.carrier)
+        eta_ms = at_ms + round(mid * factor * 1000)
+        return EtaPrediction(
+            eta_ms=eta_ms,
+            low_ms=at_ms + round(low * factor * 1000),
+            high_ms=at_ms + round(high * factor * 1000),
+            lane_level=name,
+            samples=samples,
+            predicted_late=promised_ms is not None and eta_ms > promised_ms,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready state (config + every sketch) for a changelog-backed table."""
+        return {
+            "version": _FORMAT_VERSION,
+            "config": asdict(self.config),
+            "sketches": [
+                {"key": list(key), **sketch.to_dict()} for key, sketch in self._sketches.items()
+            ],
+            "paces": [
+                {"key": list(key), **sketch.to_dict()} for key, sketch in self._paces.items()
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EtaModel:
+        version = data.get("version")
+        if version != _FORMAT_VERSION:
+            raise ValueError(f"unsupported EtaModel state version {version!r}")
+        model = cls(EtaConfig(**data["config"]))
+        for entry in data["sketches"]:
+            key = tuple(str(part) for part in entry["key"])
+            if len(key) != 5:
+                raise ValueError(f"bad sketch key {entry['key']!r}")
+            model._sketches[key] = QuantileSketch.from_dict(entry)  # type: ignore[index]
+        for entry in data.get("paces", ()):
+            pace_key = tuple(str(part) for part in entry["key"])
+            if len(pace_key) != 2:
+                raise ValueError(f"bad pace key {entry['key']!r}")
+            model._paces[pace_key] = QuantileSketch.from_dict(entry)  # type: ignore[index]
+        return model

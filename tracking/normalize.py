@@ -1,0 +1,113 @@
+"""Raw carrier payloads -> normalized TrackingEvents: the parser named by the payload's format,
+then carrier codes -> the canonical taxonomy, driven by mapping files, never by carrier names.
+
+Each connector module names its mapping file (connectors/mappings/<name>.csv: code, status,
+reason, description). An unknown code is never dropped: it becomes `unknown`, keeps its code
+and is counted, so a carrier's new code shows up in metrics instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import connectors
+from tracking.events import TrackingEvent
+from tracking.taxonomy import Reason, Status
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "connectors" / "mappings"
+
+
+class MappingError(Exception):
+    """A mapping file names a status or reason outside the taxonomy."""
+
+
+@dataclass(frozen=True, slots=True)
+class Canonical:
+    status: Status
+    reason: Reason
+
+
+UNKNOWN = Canonical(Status.UNKNOWN, Reason.NONE)
+
+
+def load_mapping(path: Path) -> dict[str, Canonical]:
+    table: dict[str, Canonical] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                canonical = Canonical(Status(row["status"]), Reason(row.get("reason") or ""))
+            except ValueError as exc:
+                raise MappingError(f"{path.name}:{line}: {exc}") from None
+            table[row["code"].strip().upper()] = canonical
+    return table
+
+
+class Normalizer:
+    """Looks codes up in per-mapping tables, loaded once and cached."""
+
+    def __init__(self, mappings_dir: Path = MAPPINGS_DIR) -> None:
+        self._dir = mappings_dir
+        self._tables: dict[str, dict[str, Canonical]] = {}
+        self.unknown_codes: Counter[tuple[str, str]] = Counter()
+
+    def table(self, mapping: str) -> dict[str, Canonical]:
+        table = self._tables.get(mapping)
+        if table is None:
+            table = self._tables[mapping] = load_mapping(self._dir / f"{mapping}.csv")
+        return table
+
+    def canonical(self, mapping: str, code: str) -> Canonical:
+        table = self.table(mapping)
+        found = table.get(code.upper())
+        if found is None and "-" in code:
+            # "STATUS-REASON" codes (X12 AT7-01 + AT7-02): an unlisted reason still has a
+            # known status.
+            found = table.get(code.split("-", 1)[0].upper())
+        if found is None:
+            self.unknown_codes[(mapping, code)] += 1
+            return UNKNOWN
+        return found
+
+
+def normalize_payload(raw: dict[str, Any], normalizer: Normalizer) -> list[TrackingEvent]:
+    """Parse one RawCarrierEvent record and map every scan to the canonical taxonomy.
+
+    Raises connectors.ParseError (or UnknownCarrier) for input that cannot be read; the caller
+    dead-letters it.
+    """
+    payload_format = raw["payload_format"]
+    ctx = connectors.ParseContext(raw["carrier"], raw["received_at"], raw["source"])
+    result = connectors.parse(payload_format, raw["payload"], ctx)
+    mapping = connectors.mapping_for(payload_format)
+    canonical = normalizer.canonical
+    raw_event_id = raw["event_id"]
+    received_at_ms = raw["received_at"]
+    source = raw["source"]
+    events = []
+    for scan in result.scans:
+        mapped = canonical(mapping, scan.code)
+        events.append(
+            TrackingEvent(
+                scan.event_id,
+                scan.tracking_number,
+                scan.carrier,
+                mapped.status.value,
+                mapped.reason.value,
+                scan.code,
+                scan.description,
+                scan.occurred_at_ms,
+                received_at_ms,
+                scan.zone_assumed,
+                scan.city,
+                scan.region,
+                scan.postal_code,
+                scan.country,
+                raw_event_id,
+                source,
+            )
+        )
+    return events

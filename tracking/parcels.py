@@ -1,0 +1,210 @@
+"""The parcel stage, as pure functions over one partition's state: a batch of normalized events
+and shipment registrations in, new parcel states, deduplicated events, exceptions, order
+summaries and notifications out. A timer tick runs the same exception rules with no input, so
+silence ("no scan for three days") is noticed too. No Kafka and no clock in here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracking.eta import ETA_MILESTONES, EtaModel, Lane
+from tracking.events import TrackingEvent
+from tracking.exceptions import (
+    ExceptionPolicy,
+    GapModel,
+    exception_record,
+    next_deadlines,
+    should_be_open,
+)
+from tracking.notify import (
+    NotificationRules,
+    eta_moved_notifications,
+    exception_notifications,
+    notifications_for,
+)
+from tracking.orders import order_update
+from tracking.records import Notification, OrderParcelUpdate, ParcelException
+from tracking.state import ParcelState
+from tracking.timers import DeadlineHeap
+
+_DEFAULT_RULES = NotificationRules()
+
+
+@dataclass(slots=True)
+class PartitionState:
+    """Everything one partition of the parcel stage owns, recovered together."""
+
+    parcels: dict[str, ParcelState] = field(default_factory=dict)
+    eta: EtaModel = field(default_factory=EtaModel)
+    gaps: GapModel = field(default_factory=GapModel)
+    timers: DeadlineHeap = field(default_factory=DeadlineHeap)
+    models_changed: bool = False
+
+    def schedule(self, state: ParcelState, now_ms: int, policy: ExceptionPolicy) -> None:
+        stuck_after = self.gaps.stuck_after_ms(state.carrier, state.status, policy)
+        self.timers.schedule(
+            state.tracking_number, state.version, next_deadlines(state, now_ms, stuck_after, policy)
+        )
+
+
+@dataclass(slots=True)
+class BatchOutput:
+    new_events: list[TrackingEvent] = field(default_factory=list)
+    duplicates: int = 0
+    changed: list[ParcelState] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    exceptions: list[ParcelException] = field(default_factory=list)
+    order_updates: list[OrderParcelUpdate] = field(default_factory=list)
+
+
+def lane_of(state: ParcelState) -> Lane:
+    return Lane(
+        state.carrier,
+        state.service_level or "standard",
+        state.origin_region or "?",
+        state.destination_region or "?",
+    )
+
+
+def process_batch(
+    part: PartitionState,
+    events: list[TrackingEvent],
+    shipments: list[dict[str, Any]],
+    now_ms: int,
+    policy: ExceptionPolicy | None = None,
+    rules: NotificationRules | None = None,
+) -> BatchOutput:
+    """Apply a batch to the partition (mutated in place).
+
+    Shipments go first so notifications in the same batch already carry the order id.
+    Notifications compare each parcel before and after the whole batch, so a batch holding
+    "out for delivery" and "delivered" for one parcel announces only the delivery.
+    """
+    policy = policy or ExceptionPolicy()
+    rules = rules or _DEFAULT_RULES
+    parcels = part.parcels
+    out = BatchOutput()
+    before: dict[str, tuple[tuple[str, str], int, bool]] = {}
+
+    def state_of(tracking_number: str) -> ParcelState:
+        state = parcels.get(tracking_number)
+        if state is None:
+            state = parcels[tracking_number] = ParcelState(tracking_number)
+        if tracking_number not in before:
+            before[tracking_number] = (
+                (state.status, state.reason),
+                state.version,
+                "delivered" in state.milestones,
+            )
+        return state
+
+    for shipment in shipments:
+        state_of(shipment["tracking_number"]).apply_shipment(shipment, now_ms)
+
+    by_parcel: dict[str, list[TrackingEvent]] = {}
+    for event in events:
+        by_parcel.setdefault(event.tracking_number, []).append(event)
+    for tracking_number, parcel_events in by_parcel.items():
+        accepted = state_of(tracking_number).apply_events(parcel_events, now_ms)
+        out.new_events.extend(accepted)
+        out.duplicates += len(parcel_events) - len(accepted)
+
+    for tracking_number, (status_before, version_before, was_delivered) in before.items():
+        state = parcels[tracking_number]
+        if state.version == version_before:
+            continue
+        if not was_delivered and "delivered" in state.milestones:
+            _learn(part, state)
+        _refresh_eta(part, state)
+        opened = _update_exceptions(part, state, now_ms, policy, out)
+        out.changed.append(state)
+        rule = rules.for_parcel(state.customer_segment, state.service_level)
+        notes = notifications_for(status_before, state, now_ms)
+        notes += exception_notifications(opened, state, now_ms)
+        notes += eta_moved_notifications(state, now_ms, rule)
+        out.notifications.extend(n for n in notes if n.kind in rule.kinds)
+        if state.order_id:
+            out.order_updates.append(order_update(state))
+        part.schedule(state, now_ms, policy)
+    return out
+
+
+def process_timers(
+    part: PartitionState,
+    now_ms: int,
+    policy: ExceptionPolicy | None = None,
+    rules: NotificationRules | None = None,
+) -> BatchOutput:
+    """Re-evaluate the parcels whose deadlines passed: stuck, late, expired."""
+    policy = policy or ExceptionPolicy()
+    rules = rules or _DEFAULT_RULES
+    out = BatchOutput()
+    for tracking_number in part.timers.due(now_ms):
+        state = part.parcels.get(tracking_number)
+        if state is None:
+            continue
+        opened = _update_exceptions(part, state, now_ms, policy, out)
+        if opened is not None:
+            state.version += 1
+            state.updated_at_ms = now_ms
+            out.changed.append(state)
+            rule = rules.for_parcel(state.customer_segment, state.service_level)
+            notes = exception_notifications(opened, state, now_ms)
+            out.notifications.extend(n for n in notes if n.kind in rule.kinds)
+            if state.order_id:
+                out.order_updates.append(order_update(state))
+        part.schedule(state, now_ms, policy)
+    return out
+
+
+def _learn(part: PartitionState, state: ParcelState) -> None:
+    """A delivery teaches the ETA model one remaining-time per milestone it passed, and the
+    gap model how long this carrier usually stays silent at each status."""
+    delivered_at = state.milestones["delivered"]
+    lane = lane_of(state)
+    for milestone in ETA_MILESTONES:
+        reached = state.milestones.get(milestone)
+        if reached is not None and reached <= delivered_at:
+            part.eta.observe(lane, milestone, (delivered_at - reached) / 1000)
+    part.gaps.observe_history(state)
+    part.models_changed = True
+
+
+def _refresh_eta(part: PartitionState, state: ParcelState) -> None:
+    delivered_at = state.milestones.get("delivered")
+    if delivered_at is not None:
+        state.eta_ms = state.eta_low_ms = state.eta_high_ms = delivered_at
+        state.eta_level, state.predicted_late = "actual", False
+        return
+    for milestone in reversed(ETA_MILESTONES):
+        reached = state.milestones.get(milestone)
+        if reached is not None:
+            prediction = part.eta.predict(
+                lane_of(state), milestone, reached, state.promised_delivery_ms
+            )
+            if prediction is not None:
+                state.eta_ms, state.eta_low_ms = prediction.eta_ms, prediction.low_ms
+                state.eta_high_ms, state.eta_level = prediction.high_ms, prediction.lane_level
+                state.predicted_late = prediction.predicted_late
+            return
+
+
+def _update_exceptions(
+    part: PartitionState, state: ParcelState, now_ms: int, policy: ExceptionPolicy, out: BatchOutput
+) -> list[ParcelException] | None:
+    """Open and resolve exceptions; returns the opened records, or None when nothing changed."""
+    stuck_after = part.gaps.stuck_after_ms(state.carrier, state.status, policy)
+    target = should_be_open(state, now_ms, stuck_after, policy)
+    current = state.open_exceptions
+    if target.keys() == current.keys():
+        return None
+    opened = []
+    for kind in sorted(current.keys() - target.keys()):
+        out.exceptions.append(exception_record(state, kind, current.pop(kind), now_ms, now_ms))
+    for kind in sorted(target.keys() - current.keys()):
+        current[kind] = target[kind]
+        record = exception_record(state, kind, target[kind], None, now_ms)
+        out.exceptions.append(record)
+        opened.append(record)
+    return opened

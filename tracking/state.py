@@ -1,0 +1,287 @@
+"""Per-parcel state, ordered by event time rather than arrival time.
+
+The state is a function of the *set* of events seen (plus the shipment registration), never of
+their arrival order: history is kept sorted by (occurred_at, progress, event_id) and the current
+status is a fold over that sorted history. So late, out-of-order and duplicated deliveries all
+converge to the same state, which the property tests check.
+
+Contradiction rule: after a `delivered` scan, later plain progress scans (info received,
+picked up, in transit, out for delivery) are carrier noise (a hub scanner with a wrong clock,
+a second leg's carrier echoing old scans) and do not undo the delivery; returns, exceptions
+and failed attempts after it do count.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracking.events import TrackingEvent
+from tracking.taxonomy import PROGRESS, Reason, Status
+
+_PROGRESS = {status.value: rank for status, rank in PROGRESS.items()}
+_UNKNOWN = Status.UNKNOWN.value
+_DELIVERED = Status.DELIVERED.value
+_NOISE_AFTER_DELIVERY = frozenset(
+    s.value
+    for s in (Status.INFO_RECEIVED, Status.PICKED_UP, Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY)
+)
+
+# (status, reason) -> milestone name. Milestones keep the first time they were reached.
+_MILESTONE_BY_STATUS = {
+    Status.INFO_RECEIVED.value: "info_received",
+    Status.PICKED_UP.value: "picked_up",
+    Status.OUT_FOR_DELIVERY.value: "out_for_delivery",
+    Status.AVAILABLE_FOR_PICKUP.value: "available_for_pickup",
+    Status.DELIVERED.value: "delivered",
+    Status.RETURN_TO_SENDER.value: "return_to_sender",
+    Status.RETURNED.value: "returned",
+}
+_MILESTONE_BY_REASON = {
+    Reason.DEPARTED_FACILITY.value: "departed_origin",
+    Reason.ARRIVED_AT_DESTINATION.value: "arrived_at_destination",
+}
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    occurred_at_ms: int
+    progress: int
+    event_id: str
+    status: str
+    reason: str
+    carrier_code: str
+    city: str
+    country: str
+
+    def sort_key(self) -> tuple[int, int, str]:
+        return (self.occurred_at_ms, self.progress, self.event_id)
+
+    def __lt__(self, other: HistoryEntry) -> bool:
+        return self.sort_key() < other.sort_key()
+
+
+@dataclass(slots=True)
+class ParcelState:
+    tracking_number: str
+    version: int = 0
+    carrier: str = ""
+    status: str = Status.PENDING.value
+    reason: str = ""
+    status_at_ms: int | None = None
+    status_event_id: str = ""
+    last_event_at_ms: int | None = None
+    last_received_at_ms: int | None = None
+    updated_at_ms: int = 0
+    city: str = ""
+    country: str = ""
+    milestones: dict[str, int] = field(default_factory=dict)
+    history: list[HistoryEntry] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    order_id: str | None = None
+    service_level: str = ""
+    customer_ref: str = ""
+    customer_segment: str = ""
+    promised_delivery_ms: int | None = None
+    is_return: bool = False
+    origin_region: str = ""
+    destination_region: str = ""
+    eta_ms: int | None = None
+    eta_low_ms: int | None = None
+    eta_high_ms: int | None = None
+    eta_level: str = ""
+    predicted_late: bool = False
+    notified_eta_ms: int | None = None
+    open_exceptions: dict[str, int] = field(default_factory=dict)
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def apply_events(self, events: list[TrackingEvent], now_ms: int) -> list[TrackingEvent]:
+        """Merge events into the history; returns the ones that were new (after dedup)."""
+        accepted = []
+        for event in events:
+            if event.event_id in self.seen:
+                continue
+            self.seen.add(event.event_id)
+            insort(
+                self.history,
+                HistoryEntry(
+                    event.occurred_at_ms,
+                    _PROGRESS.get(event.status, 0),
+                    event.event_id,
+                    event.status,
+                    event.reason,
+                    event.carrier_code,
+                    event.city,
+                    event.country,
+                ),
+            )
+            milestone = _MILESTONE_BY_STATUS.get(event.status) or _MILESTONE_BY_REASON.get(
+                event.reason
+            )
+            if milestone:
+                first = self.milestones.get(milestone)
+                if first is None or event.occurred_at_ms < first:
+                    self.milestones[milestone] = event.occurred_at_ms
+            if not self.carrier:
+                self.carrier = event.carrier
+            if self.last_received_at_ms is None or event.received_at_ms > self.last_received_at_ms:
+                self.last_received_at_ms = event.received_at_ms
+            accepted.append(event)
+        if accepted:
+            self._recompute()
+            self.version += 1
+            self.updated_at_ms = now_ms
+        return accepted
+
+    def apply_shipment(self, shipment: dict[str, Any], now_ms: int) -> bool:
+        """Attach the merchant's registration (order, promise, segment); idempotent."""
+        before = self._shipment_fields()
+        self.order_id = shipment["order_id"]
+        self.carrier = self.carrier or shipment["carrier"]
+        self.service_level = shipment["service_level"]
+        self.customer_ref = shipment["customer_ref"]
+        self.customer_segment = shipment["customer_segment"]
+        self.promised_delivery_ms = shipment["promised_delivery"]
+        self.is_return = shipment["is_return"]
+        self.origin_region = shipment["origin"]["region"]
+        self.destination_region = shipment["destination"]["region"]
+        changed = before != self._shipment_fields()
+        if changed:
+            self.version += 1
+            self.updated_at_ms = now_ms
+            # A registration is news about the parcel too: its scans may be right behind it.
+            self.last_received_at_ms = max(self.last_received_at_ms or 0, now_ms)
+        return changed
+
+    def _shipment_fields(self) -> tuple[object, ...]:
+        return (
+            self.order_id,
+            self.service_level,
+            self.customer_ref,
+            self.customer_segment,
+            self.promised_delivery_ms,
+            self.is_return,
+            self.origin_region,
+            self.destination_region,
+        )
+
+    def _recompute(self) -> None:
+        current: HistoryEntry | None = None
+        located: HistoryEntry | None = None
+        for entry in self.history:
+            if entry.city or entry.country:
+                located = entry
+            if entry.status == _UNKNOWN:
+                continue
+            if (
+                current is not None
+                and current.status == _DELIVERED
+                and entry.status in _NOISE_AFTER_DELIVERY
+            ):
+                continue
+            current = entry
+        if current is not None:
+            self.status = current.status
+            self.reason = current.reason
+            self.status_at_ms = current.occurred_at_ms
+            self.status_event_id = current.event_id
+        if located is not None:
+            self.city, self.country = located.city, located.country
+        self.last_event_at_ms = self.history[-1].occurred_at_ms if self.history else None
+
+    # -- Avro records (the changelog and the parcel-state topic) -----------------------------
+
+    def to_record(self) -> dict[str, Any]:
+        history = self.history
+        return {
+            "tracking_number": self.tracking_number,
+            "version": self.version,
+            "carrier": self.carrier,
+            "status": self.status,
+            "reason": self.reason,
+            "status_at": self.status_at_ms,
+            "last_event_at": self.last_event_at_ms,
+            "last_received_at": self.last_received_at_ms,
+            "updated_at": self.updated_at_ms,
+            "event_count": len(self.history),
+            "location": {
+                "city": self.city,
+                "region": "",
+                "postal_code": "",
+                "country": self.country,
+            },
+            "milestones": self.milestones,
+            "history": {
+                "event_id": [h.event_id for h in history],
+                "occurred_at": [h.occurred_at_ms for h in history],
+                "status": [h.status for h in history],
+                "reason": [h.reason for h in history],
+                "carrier_code": [h.carrier_code for h in history],
+                "city": [h.city for h in history],
+                "country": [h.country for h in history],
+            },
+            "order_id": self.order_id,
+            "service_level": self.service_level,
+            "customer_ref": self.customer_ref,
+            "customer_segment": self.customer_segment,
+            "promised_delivery": self.promised_delivery_ms,
+            "is_return": self.is_return,
+            "origin_region": self.origin_region,
+            "destination_region": self.destination_region,
+            "eta": self.eta_ms,
+            "eta_low": self.eta_low_ms,
+            "eta_high": self.eta_high_ms,
+            "eta_level": self.eta_level,
+            "predicted_late": self.predicted_late,
+            "notified_eta": self.notified_eta_ms,
+            "open_exceptions": self.open_exceptions,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ParcelState:
+        columns = record["history"]
+        history = [
+            HistoryEntry(
+                at, _PROGRESS.get(status, 0), event_id, status, reason, code, city, country
+            )
+            for event_id, at, status, reason, code, city, country in zip(
+                columns["event_id"],
+                columns["occurred_at"],
+                columns["status"],
+                columns["reason"],
+                columns["carrier_code"],
+                columns["city"],
+                columns["country"],
+                strict=True,
+            )
+        ]
+        history.sort()
+        state = cls(
+            tracking_number=record["tracking_number"],
+            version=record["version"],
+            carrier=record["carrier"],
+            updated_at_ms=record["updated_at"],
+            last_received_at_ms=record["last_received_at"],
+            milestones=dict(record["milestones"]),
+            history=history,
+            seen={h.event_id for h in history},
+            order_id=record["order_id"],
+            service_level=record["service_level"],
+            customer_ref=record["customer_ref"],
+            customer_segment=record["customer_segment"],
+            promised_delivery_ms=record["promised_delivery"],
+            is_return=record["is_return"],
+            origin_region=record["origin_region"],
+            destination_region=record["destination_region"],
+            eta_ms=record["eta"],
+            eta_low_ms=record["eta_low"],
+            eta_high_ms=record["eta_high"],
+            eta_level=record["eta_level"],
+            predicted_late=record["predicted_late"],
+            notified_eta_ms=record["notified_eta"],
+            open_exceptions=dict(record["open_exceptions"]),
+        )
+        state._recompute()
+        return state
