@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,14 +78,38 @@ def scan_event_id(
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
+# Lone surrogates (text no UTF-8 encoder accepts, so no Avro record or ClickHouse row could
+# carry it) and control characters. Valid JSON can hold both as \u escapes: "x\udfff".
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """`value` with lone surrogates as U+FFFD and control characters (but tab and line
+    breaks) as spaces: safe to encode anywhere downstream."""
+    return _UNSAFE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else " ", value)
+
+
+def _clean(node: Any) -> Any:
+    if isinstance(node, str):
+        return clean_text(node)
+    if isinstance(node, list):
+        return [_clean(item) for item in node]
+    if isinstance(node, dict):
+        return {clean_text(k): _clean(v) for k, v in node.items()}
+    return node
+
+
 def load_json(payload: bytes) -> Any:
-    """The payload as JSON. Whatever json.loads cannot read raises ParseError: bad syntax, bad
-    UTF-8 (a ValueError), nesting too deep (RecursionError), an integer past Python's digit
-    limit (a plain ValueError)."""
+    """The payload as JSON, its text made safe (`clean_text`). Whatever json.loads cannot read
+    raises ParseError: bad syntax, bad UTF-8 (a ValueError), nesting too deep (RecursionError),
+    an integer past Python's digit limit (a plain ValueError)."""
     try:
-        return json.loads(payload)
+        document = json.loads(payload)
     except (ValueError, TypeError, RecursionError) as exc:
         raise ParseError(f"not JSON: {exc}") from None
+    # Only a \u escape can smuggle unsafe text past json.loads (raw control characters are
+    # a syntax error, and the bytes are UTF-8), so payloads without one cost nothing here.
+    return _clean(document) if b"\\u" in payload else document
 
 
 def load_json_object(payload: bytes) -> dict[str, Any]:

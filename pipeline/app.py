@@ -14,17 +14,22 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.process import BaseProcess
 from typing import Any, cast
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline import metrics
+from pipeline.health import Health, Stopping
 from pipeline.runtime import process as runtime
 from pipeline.runtime.common import InputMessage, StepStats
 from pipeline.settings import get_settings
+from pipeline.sinks.stage import sink_child
 from pipeline.topics import EVENTS, ORDER_UPDATES, RAW, SHIPMENTS, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -32,23 +37,40 @@ settings = get_settings()
 settings.state_dir.mkdir(parents=True, exist_ok=True)  # Faust's datadir lives under it
 
 
+_SPAWN = multiprocessing.get_context("spawn")  # Faust has threads: never fork
+health = Health(_SPAWN)
+
+
 class ParcelstreamApp(faust.App):
-    """Creates topics, then starts the runtime process (which opens ClickHouse and migrates)
-    before the consumer subscribes."""
+    """Creates topics, then starts the runtime process and (unless the sink runs apart) the
+    ClickHouse sink process before the consumer subscribes."""
 
     runtime: ProcessPoolExecutor | None = None
+    sink: BaseProcess | None = None
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ensure_topics, settings)
         self.runtime = ProcessPoolExecutor(
-            1,
-            mp_context=multiprocessing.get_context("spawn"),  # Faust has threads: never fork
-            initializer=runtime.start,
-            initargs=(os.getpid(),),
+            1, mp_context=_SPAWN, initializer=runtime.start, initargs=(os.getpid(), health)
         )
-        await loop.run_in_executor(self.runtime, runtime.loaded)  # started and migrated
+        await loop.run_in_executor(self.runtime, runtime.loaded)  # started
+        if settings.sink_in_worker:
+            self.sink = _SPAWN.Process(
+                target=sink_child, args=(os.getpid(), health), name="parcelstream-sink"
+            )
+            self.sink.start()
+
+    async def on_stop(self) -> None:
+        """SIGTERM: end every wait for Kafka or ClickHouse, stop the sink, then let Faust stop
+        its consumer. A step still waiting exits the process without committing (see
+        `_in_runtime`); whatever happens, the process is gone after `shutdown_seconds`."""
+        health.request_stop()
+        threading.Thread(target=_exit_after, args=(settings.shutdown_seconds,), daemon=True).start()
+        if self.sink is not None:
+            await asyncio.get_running_loop().run_in_executor(None, _join, self.sink, 10.0)
+        await super().on_stop()
 
 
 app = ParcelstreamApp(
@@ -83,6 +105,23 @@ order_updates_topic = app.topic(
 )
 
 
+def _exit_after(seconds: float) -> None:
+    time.sleep(seconds)
+    log.error("not stopped after %.0fs; exiting without committing", seconds)
+    logging.shutdown()
+    os._exit(0)
+
+
+def _join(process: BaseProcess, timeout: float) -> None:
+    process.join(timeout)
+    if process.is_alive():
+        process.terminate()
+        process.join(2.0)
+
+
+metrics.watch_health(health)
+
+
 def _inputs(events: Any) -> list[InputMessage]:
     return [
         InputMessage(e.message.topic, e.message.partition, e.message.offset, e.message.value)
@@ -101,6 +140,11 @@ async def _in_runtime(function: Callable[..., Any], *args: Any) -> Any:
     """
     try:
         result = await asyncio.get_running_loop().run_in_executor(app.runtime, function, *args)
+    except Stopping:
+        log.warning("stopped while runtime.%s waited; exiting without committing its batch",
+                    function.__name__)  # fmt: skip
+        logging.shutdown()
+        os._exit(0)
     except Exception:  # noqa: BLE001
         log.critical("runtime.%s failed; exiting without committing", function.__name__,
                      exc_info=True)  # fmt: skip
@@ -122,7 +166,7 @@ async def parse_raw(stream: faust.StreamT) -> None:
 
 @app.agent(keyed_topics)
 async def track_parcels(stream: faust.StreamT) -> None:
-    """Normalized events + shipments -> parcel state, notifications, ClickHouse rows."""
+    """Normalized events + shipments -> parcel state, notifications, exceptions, orders."""
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
@@ -154,6 +198,17 @@ async def _forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any
         keyed = {EVENTS.topic(settings), ORDER_UPDATES.topic(settings)}
         partitions = {tp.partition for tp in revoked if tp.topic in keyed}
         await _in_runtime(runtime.drop, partitions)
+
+
+@app.page("/health")
+async def health_report(web: Any, request: Any) -> Any:
+    """ok, or degraded with what the worker waits for and since when (it waits, never exits)."""
+    report = health.report()
+    report["sink"] = (
+        "in worker" if app.sink is not None and app.sink.is_alive() else
+        "stopped" if app.sink is not None else "apart"
+    )  # fmt: skip
+    return web.json(report)
 
 
 @app.page("/metrics")

@@ -1,4 +1,4 @@
-"""`parcelstream` command line: worker, topics, migrate, webhook, import.
+"""`parcelstream` command line: worker, sink, topics, migrate, webhook, import.
 
 The development tools (simulate, demo, report, bench) add their sub-commands from `tools.cli`
 when that package is installed beside the pipeline; a deployment without it has none of them.
@@ -38,6 +38,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     applied = migrate(engine)
     print(f"{engine.name}: applied {applied or 'nothing (up to date)'}")
     engine.close()
+    return 0
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    import signal
+
+    from pipeline.health import Health
+    from pipeline.sinks.stage import run_sink
+    from pipeline.topics import ensure_topics
+
+    settings = get_settings()
+    ensure_topics(settings)
+    health = Health()
+    signal.signal(signal.SIGTERM, lambda *_: health.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: health.request_stop())
+    run_sink(settings, health)
     return 0
 
 
@@ -92,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="create/upgrade ClickHouse tables").set_defaults(
         func=cmd_migrate
     )
+
+    sub.add_parser(
+        "sink", help="run the ClickHouse sink stage alone (PARCELSTREAM_SINK_IN_WORKER=false)"
+    ).set_defaults(func=cmd_sink)
 
     hook = sub.add_parser("webhook", help="serve POST /webhooks/{format} for carrier pushes")
     hook.add_argument("--host", help="bind address (default: PARCELSTREAM_WEBHOOK_HOST)")

@@ -104,13 +104,22 @@ class AvroCodec:
         self._headers = {name: _HEADER.pack(MAGIC, self.ids[name]) for name in self.schemas}
 
     def encode(self, name: str, record: dict[str, Any]) -> bytes:
+        """The wire-format message; CodecError when the record does not fit the schema (a
+        missing field, a wrong type, text that is not valid Unicode)."""
         out = BytesIO()
         out.write(self._headers[name])
-        schemaless_writer(out, self.schemas[name], record)
+        try:
+            schemaless_writer(out, self.schemas[name], record)
+        except Exception as exc:  # noqa: BLE001 - fastavro raises many types for bad records
+            raise CodecError(f"cannot encode {name}: {type(exc).__name__}: {exc}") from None
         return out.getvalue()
 
-    def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
+    def decode(self, data: bytes | None) -> tuple[str, dict[str, Any]]:
         """(short schema name, record) of a wire-format message; timestamps as epoch-ms ints."""
+        if not isinstance(data, bytes):
+            raise CodecError(
+                "message has no value (null)" if data is None else "value is not bytes"
+            )
         if len(data) < _HEADER.size:
             raise CodecError(f"message of {len(data)} bytes is shorter than the wire header")
         magic, schema_id = _HEADER.unpack_from(data)

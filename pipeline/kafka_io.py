@@ -16,7 +16,11 @@ log = logging.getLogger(__name__)
 
 
 class KafkaWriteError(Exception):
-    """Some output messages were not acknowledged by the broker."""
+    """The broker refused some output messages for good (too large, no such topic, ...)."""
+
+
+class KafkaUnavailable(Exception):
+    """Output messages are still waiting for the broker's acknowledgement."""
 
 
 class BatchProducer:
@@ -32,6 +36,9 @@ class BatchProducer:
             "queue.buffering.max.messages": 500000,
             # Model snapshots may be megabytes; every other topic keeps the broker's 1 MB limit.
             "message.max.bytes": 20_000_000,
+            # Never give up on a message: a broker outage is waited out by `flush` (which the
+            # step calls before its input may be committed), however long it lasts.
+            "message.timeout.ms": 0,
         }
         config.update(overrides)
         self._producer = Producer(config)
@@ -63,9 +70,11 @@ class BatchProducer:
                 self._producer.poll(0.05)
 
     def flush(self, timeout: float = 60.0) -> None:
+        """Return once every message is acknowledged: KafkaUnavailable if some are still
+        waiting after `timeout` (they stay queued), KafkaWriteError if some were refused."""
         remaining = self._producer.flush(timeout)
-        if remaining:
-            raise KafkaWriteError(f"{remaining} messages not delivered within {timeout}s")
         if self._errors:
             errors, self._errors = self._errors, []
             raise KafkaWriteError(f"{len(errors)} deliveries failed, first: {errors[0]}")
+        if remaining:
+            raise KafkaUnavailable(f"{remaining} messages not acknowledged within {timeout:.0f}s")

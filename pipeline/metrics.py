@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
+    from pipeline.health import Health
     from pipeline.runtime.common import StepStats
 
 MESSAGES = Counter("parcelstream_messages_total", "Input messages processed", ["step"])
@@ -32,3 +33,20 @@ def observe_step(stats: StepStats) -> None:
     if step == "track":
         DUPLICATES.inc(stats.duplicates)
         NOTIFICATIONS.inc(stats.notifications)
+
+
+WAITING = Gauge(
+    "parcelstream_waiting_since_seconds",
+    "Since when (epoch seconds) the worker waits for a dependency; 0 = not waiting",
+    ["dependency"],
+)
+
+
+def watch_health(health: Health) -> None:
+    """The waiting gauges read the shared health flags at every scrape."""
+    from pipeline.health import DEPENDENCIES
+
+    for dependency in DEPENDENCIES:
+        WAITING.labels(dependency).set_function(
+            lambda d=dependency: health.waiting().get(d, 0.0)  # type: ignore[misc]
+        )

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     )
     chdb_path: Path | None = Field(None, description="chDB data dir; default <state_dir>/chdb.")
     clickhouse_database: str = Field("parcelstream", description="Database used with chDB.")
+    sink_in_worker: bool = Field(
+        True,
+        description="The worker also runs the ClickHouse sink stage in a child process. Set "
+        "false when several workers share one ClickHouse and run `parcelstream sink` apart.",
+    )
+    sink_batch_rows: int = Field(50_000, ge=1, description="Rows that make the sink insert.")
+    sink_batch_seconds: float = Field(
+        1.0, gt=0, description="Oldest pending row's age that makes the sink insert."
+    )
 
     # Ingestion
     webhook_host: str = Field("127.0.0.1", description="Webhook receiver bind address.")
@@ -88,7 +97,10 @@ class Settings(BaseSettings):
     )
 
     # Worker
-    web_port: int = Field(6066, description="Faust web views (stats, /metrics).")
+    web_port: int = Field(6066, description="Faust web views (/health, /metrics, stats).")
+    shutdown_seconds: float = Field(
+        30.0, gt=0, description="SIGTERM to exit, at most, in any outage."
+    )
     worker_log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @property

@@ -17,7 +17,8 @@ from typing import Any, Generic, TypeVar
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from pipeline.codec import AvroCodec
-from pipeline.kafka_io import BatchProducer
+from pipeline.kafka_io import KafkaUnavailable
+from pipeline.sinks.kafka import TopicSink
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,13 +50,13 @@ def read_compacted(
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
                         return
-                    raise RuntimeError(f"changelog {topic}[{partition}] read failed: {error}")
+                    raise KafkaUnavailable(f"changelog {topic}[{partition}] read failed: {error}")
                 key, offset = message.key(), message.offset() or 0
                 if key is not None:  # our changelogs are always keyed
                     yield key.decode(), message.value()
                 if offset >= high - 1:
                     return
-        raise RuntimeError(f"changelog {topic}[{partition}] not read to its end in 300s")
+        raise KafkaUnavailable(f"changelog {topic}[{partition}] not read to its end in 300s")
     finally:
         consumer.close()
 
@@ -82,6 +83,8 @@ class ChangelogStore(Generic[T]):
         self._key_of = key_of
 
     def read_partition(self, partition: int) -> dict[str, T]:
+        """Every item of one partition; KafkaUnavailable (or KafkaException) when the broker
+        cannot serve it now, which callers wait out."""
         started = time.monotonic()
         items: dict[str, T] = {}
         for key, value in read_compacted(self._bootstrap, self.topic, partition):
@@ -98,17 +101,13 @@ class ChangelogStore(Generic[T]):
         )
         return items
 
-    def write(self, partition: int, items: list[T], producer: BatchProducer) -> None:
+    def write(self, partition: int, items: list[T], outputs: TopicSink) -> None:
         encode, schema, to_record, key_of = (
             self._codec.encode,
             self._schema,
             self._to_record,
             self._key_of,
         )
+        add, topic = outputs.add_encoded, self.topic
         for item in items:
-            producer.produce(
-                self.topic,
-                encode(schema, to_record(item)),
-                key=key_of(item).encode(),
-                partition=partition,
-            )
+            add(topic, encode(schema, to_record(item)), key_of(item).encode(), partition)

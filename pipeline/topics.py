@@ -34,6 +34,12 @@ RAW = TopicSpec(
 )
 SHIPMENTS = TopicSpec("shipments", "ShipmentRegistered", "tracking number", doc="merchant side")
 EVENTS = TopicSpec("events", "TrackingEventBatch", "partition (batched)", doc="normalized scans")
+TRACKED_EVENTS = TopicSpec(
+    "tracked-events",
+    "TrackingEventBatch",
+    "partition (batched)",
+    doc="scans after dedup, for the ClickHouse sink",
+)
 PARCEL_STATE = TopicSpec(
     "parcel-state", "ParcelState", "tracking number", compacted=True, doc="state changelog"
 )
@@ -58,6 +64,7 @@ ALL_TOPICS = (
     RAW,
     SHIPMENTS,
     EVENTS,
+    TRACKED_EVENTS,
     PARCEL_STATE,
     NOTIFICATIONS,
     DEAD_LETTERS,

@@ -1,5 +1,5 @@
 """What every step of the runtime process shares: its input messages, its stats and log, the
-resources built once per process, and decode-or-dead-letter."""
+resources built once per process, poison isolation and decode-or-dead-letter."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from confluent_kafka import KafkaException
+
 from pipeline import topics
 from pipeline.codec import AvroCodec, CodecError
-from pipeline.kafka_io import BatchProducer
+from pipeline.health import Health, Stopping
+from pipeline.kafka_io import BatchProducer, KafkaUnavailable, KafkaWriteError
 from pipeline.notification_rules import load_rules
 from pipeline.records import DeadLetter
 from pipeline.settings import Settings
-from pipeline.sinks import tables
-from pipeline.sinks.clickhouse import ClickHouseSink
-from pipeline.sinks.engines import Engine
 from pipeline.sinks.kafka import TopicSink
 from tracking.exceptions import ExceptionPolicy
 from tracking.notify import NotificationRules
@@ -81,12 +81,15 @@ class StepLog:
 
 
 class Resources:
-    """Built once per runtime process and shared by its steps: one codec, one producer, one
-    ClickHouse engine. Steps run one at a time, so sharing them needs no locks."""
+    """Built once per runtime process and shared by its steps: one codec, one producer, the
+    shared health flags. Steps run one at a time, so sharing them needs no locks. The runtime
+    writes Kafka only; ClickHouse is fed by the sink stage (`pipeline/sinks/stage.py`)."""
 
-    def __init__(self, settings: Settings, engine: Engine, codec: AvroCodec | None = None) -> None:
+    def __init__(
+        self, settings: Settings, health: Health | None = None, codec: AvroCodec | None = None
+    ) -> None:
         self.settings = settings
-        self.engine = engine
+        self.health = health or Health()
         self.codec = codec or AvroCodec(settings.schema_registry_url)
         self.producer = BatchProducer(settings.kafka_bootstrap)
         self.policy: ExceptionPolicy = settings.exception_policy
@@ -94,33 +97,88 @@ class Resources:
 
     def close(self) -> None:
         self.producer.flush()
-        self.engine.close()
 
 
 class Step:
-    """A batch step: its own outputs (Kafka and ClickHouse), flushed together before the
-    caller may acknowledge the input; Kafka first (see `flush`)."""
+    """A batch step. `run` processes a batch, flushes its outputs and only then returns, so the
+    caller may acknowledge the input.
+
+    A stage survives its input: when processing a batch raises, the attempt's outputs are
+    dropped (nothing was produced yet, see TopicSink), the state it touched is reloaded
+    (`forget`), and the batch is bisected until the messages that fail are alone; each is
+    dead-lettered with the exception and its original bytes, and the rest proceed. Exceptions
+    that mean the machine is broken (Stopping, KafkaWriteError) are not input and propagate.
+    """
 
     name = "step"
 
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
         self.settings = resources.settings
-        self.outputs = TopicSink(resources.producer, resources.codec, resources.settings)
-        self.rows = ClickHouseSink(resources.engine)
+        self.outputs = TopicSink(
+            resources.producer, resources.codec, resources.settings, resources.health
+        )
         self.log = StepLog(self.name)
 
-    def stats(self, messages: list[InputMessage]) -> StepStats:
-        return StepStats(self.name, messages=len(messages))
+    # -- what a step implements --------------------------------------------------------------
 
-    def flush(self, stats: StepStats, started: float) -> StepStats:
-        # Kafka first: if ClickHouse then fails, the replay finds the changelog already
-        # updated, and the ClickHouse rows are keyed so a re-insert changes nothing.
+    def process(self, messages: list[InputMessage], stats: StepStats) -> None:
+        """Add the outputs of these messages to `self.outputs`; raise on what cannot be done."""
+        raise NotImplementedError
+
+    def prepare(self, messages: list[InputMessage]) -> None:
+        """Load the state these messages need (outside the attempt, so that a broker that is
+        away while state recovers is waited for, never mistaken for bad input)."""
+
+    def forget(self, messages: list[InputMessage]) -> None:
+        """Drop in-memory state these messages may have changed; it reloads from Kafka."""
+
+    def split(self, message: InputMessage) -> list[InputMessage] | None:
+        """A message that fails alone may hold many items (an events batch): its parts, each a
+        message of its own, or None when it cannot be split."""
+        return None
+
+    # -- the mechanism -------------------------------------------------------------------------
+
+    def run(self, messages: list[InputMessage]) -> StepStats:
+        started = time.perf_counter()
+        stats = StepStats(self.name, messages=len(messages))
+        self._isolate(messages, stats)
         self.outputs.flush()
-        self.rows.flush()
         stats.seconds = time.perf_counter() - started
         self.log.add(stats)
         return stats
+
+    def _isolate(self, messages: list[InputMessage], stats: StepStats) -> None:
+        self.prepare(messages)
+        mark = self.outputs.mark()
+        attempt = StepStats(self.name)
+        try:
+            self.process(messages, attempt)
+        except _NOT_INPUT:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure on input is narrowed, never fatal
+            self.outputs.rollback(mark)
+            # What earlier parts of the batch produced becomes durable before state reloads.
+            self.outputs.flush()
+            self.forget(messages)
+            if len(messages) > 1:
+                middle = len(messages) // 2
+                self._isolate(messages[:middle], stats)
+                self._isolate(messages[middle:], stats)
+                return
+            parts = self.split(messages[0])
+            if parts is not None and len(parts) > 1:
+                for part in parts:
+                    self._isolate([part], stats)
+                return
+            error = f"{type(exc).__name__}: {exc}"
+            self.dead_letter(messages[0], self.name, error, messages[0].value or b"", stats)
+            return
+        stats.events += attempt.events
+        stats.duplicates += attempt.duplicates
+        stats.notifications += attempt.notifications
+        stats.dead_letters += attempt.dead_letters
 
     def dead_letter(
         self,
@@ -133,7 +191,7 @@ class Step:
     ) -> None:
         raw = raw or {}
         record = DeadLetter(
-            error,
+            error[:10_000],
             stage,
             message.topic,
             message.partition,
@@ -146,7 +204,6 @@ class Step:
         )
         key = raw.get("event_id") or f"{message.topic}:{message.partition}:{message.offset}"
         self.outputs.add(topics.DEAD_LETTERS, record, key=key)
-        self.rows.add(tables.DEAD_LETTERS, [record])
         stats.dead_letters += 1
         log.warning(
             "dead-lettered %s[%d]@%d (%s): %s",
@@ -154,7 +211,7 @@ class Step:
             message.partition,
             message.offset,
             stage,
-            error,
+            error[:500],
         )
 
     def decode(
@@ -167,6 +224,18 @@ class Step:
             if name not in expected:
                 raise CodecError(f"unexpected {name} on {message.topic}")
         except CodecError as exc:
-            self.dead_letter(message, "decode", str(exc), message.value, stats)
+            self.dead_letter(message, "decode", str(exc), message.value or b"", stats)
             return None
         return name, record
+
+
+# Failures that are not caused by the input: retrying a smaller part cannot help.
+_NOT_INPUT: tuple[type[BaseException], ...] = (
+    Stopping,
+    KafkaWriteError,
+    KafkaUnavailable,
+    KafkaException,
+)
+
+# What loading a partition's state from its changelog raises while the broker is away.
+RECOVERY_ERRORS: tuple[type[BaseException], ...] = (KafkaUnavailable, KafkaException)

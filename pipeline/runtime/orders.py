@@ -1,15 +1,21 @@
-"""Step 3, orders: OrderParcelUpdate messages (keyed by order id) -> one view per order, its
-changelog and its ClickHouse row. The pure work is `tracking.orders.process_updates`."""
+"""Step 3, orders: OrderParcelUpdate messages (keyed by order id) -> one view per order and its
+changelog (which the ClickHouse sink reads). The pure work is `tracking.orders.process_updates`."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
+from functools import partial
 
 from pipeline import topics
 from pipeline.records import from_avro
-from pipeline.runtime.common import InputMessage, Resources, Step, StepStats, now_ms
-from pipeline.sinks import tables
+from pipeline.runtime.common import (
+    RECOVERY_ERRORS,
+    InputMessage,
+    Resources,
+    Step,
+    StepStats,
+    now_ms,
+)
 from pipeline.store import ChangelogStore
 from tracking.orders import OrderState, process_updates
 from tracking.records import OrderParcelUpdate
@@ -42,9 +48,16 @@ class OrderStep(Step):
         for partition in partitions:
             self._orders.pop(partition, None)
 
-    def run(self, messages: list[InputMessage]) -> StepStats:
-        started = time.perf_counter()
-        stats = self.stats(messages)
+    def prepare(self, messages: list[InputMessage]) -> None:
+        for partition in sorted({message.partition for message in messages}):
+            self.resources.health.wait_out(
+                "kafka", partial(self.orders, partition), RECOVERY_ERRORS, "recover state"
+            )
+
+    def forget(self, messages: list[InputMessage]) -> None:
+        self.drop({message.partition for message in messages})
+
+    def process(self, messages: list[InputMessage], stats: StepStats) -> None:
         updates: dict[int, list[OrderParcelUpdate]] = {}
         for message in messages:
             decoded = self.decode(message, stats, ("OrderParcelUpdate",))
@@ -55,6 +68,4 @@ class OrderStep(Step):
         now = now_ms()
         for partition, batch in updates.items():
             changed = process_updates(self.orders(partition), batch, now)
-            self.order_store.write(partition, changed, self.resources.producer)
-            self.rows.add(tables.ORDER_STATE, changed)
-        return self.flush(stats, started)
+            self.order_store.write(partition, changed, self.outputs)

@@ -7,8 +7,6 @@ batches that decode in one call.
 
 from __future__ import annotations
 
-import time
-
 from connectors import ConnectorError
 from pipeline import topics
 from pipeline.runtime.common import InputMessage, Resources, Step, StepStats
@@ -26,9 +24,7 @@ class ParseStep(Step):
         super().__init__(resources)
         self.normalizer = Normalizer()
 
-    def run(self, messages: list[InputMessage]) -> StepStats:
-        started = time.perf_counter()
-        stats = self.stats(messages)
+    def process(self, messages: list[InputMessage], stats: StepStats) -> None:
         partitions = self.settings.partitions
         partition_of: dict[str, int] = {}  # murmur2 in Python costs; parcels repeat in a batch
         bundles: dict[int, list[TrackingEvent]] = {}
@@ -54,4 +50,3 @@ class ParseStep(Step):
             for start in range(0, len(records), MAX_EVENTS_PER_BUNDLE):
                 chunk = records[start : start + MAX_EVENTS_PER_BUNDLE]
                 self.outputs.add(topics.EVENTS, to_columns(chunk), partition=partition)
-        return self.flush(stats, started)

@@ -4,9 +4,9 @@ Measured: with the steps in threads of the Faust process, parse, track and Faust
 share one GIL, and each step ran at a third of its single-threaded speed while the second core
 idled. Here Faust keeps consuming, committing and rebalancing in its process, and one child
 process runs every step (parse, track, orders, timer ticks) in arrival order, at full speed.
-One child, not one per step: chDB allows one session per process, and one queue keeps the
-steps of a partition strictly ordered. The child exits if the Faust process disappears, so a
-crashed worker never leaves a process holding the chDB directory.
+One child, not one per step: one queue keeps the steps of a partition strictly ordered. The
+child exits if the Faust process disappears. It writes Kafka only; ClickHouse belongs to the
+sink stage (`pipeline/sinks/stage.py`), so an outage there never stalls these steps.
 
 The Faust process calls the module-level functions below through a ProcessPoolExecutor; each
 names its step explicitly.
@@ -15,19 +15,15 @@ names its step explicitly.
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pipeline.health import Health, exit_with_parent
 from pipeline.runtime.common import InputMessage, Resources, StepStats
 from pipeline.runtime.orders import OrderStep
 from pipeline.runtime.parse import ParseStep
 from pipeline.runtime.track import TrackStep
 from pipeline.settings import get_settings
-from pipeline.sinks.engines import open_engine_from
-from pipeline.sinks.migrations import migrate
 
 log = logging.getLogger(__name__)
 
@@ -50,26 +46,16 @@ class Steps:
 _steps: Steps | None = None
 
 
-def _exit_with_parent(parent: int) -> None:
-    while True:
-        if os.getppid() != parent:
-            os._exit(1)
-        time.sleep(0.5)
-
-
-def start(parent: int) -> None:
-    """ProcessPoolExecutor initializer: open ClickHouse, migrate, build the steps."""
+def start(parent: int, health: Health) -> None:
+    """ProcessPoolExecutor initializer: build the steps, sharing the parent's health flags."""
     global _steps
     settings = get_settings()
     logging.basicConfig(
         level=settings.worker_log_level.upper(),
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
     )
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    engine = open_engine_from(settings)
-    applied = migrate(engine)
-    log.info("clickhouse (%s) ready; migrations applied: %s", engine.name, applied or "none")
-    _steps = Steps.build(Resources(settings, engine))
+    exit_with_parent(parent)
+    _steps = Steps.build(Resources(settings, health))
 
 
 def _running() -> Steps:

@@ -1,6 +1,7 @@
 """Step 2, track: TrackingEventBatch + ShipmentRegistered messages -> parcel state (changelog),
-deduplicated events, ETA, exceptions, notifications and order summaries; and the timer tick
-that runs the same exception rules for parcels whose deadlines passed with no scan.
+deduplicated events (tracked-events), ETA, exceptions, notifications and order summaries; and
+the timer tick that runs the same exception rules for parcels whose deadlines passed with no
+scan. Everything goes to Kafka; the ClickHouse sink stage reads it from there.
 
 The pure work is `tracking.parcels.process_batch` / `process_timers`; this step owns the
 partitions' recovery from their changelogs, the outputs' topics and tables, and the periodic
@@ -11,17 +12,25 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import zlib
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from pipeline import topics
-from pipeline.runtime.common import InputMessage, Resources, Step, StepStats, now_ms
-from pipeline.sinks import tables
+from pipeline.codec import CodecError
+from pipeline.runtime.common import (
+    RECOVERY_ERRORS,
+    InputMessage,
+    Resources,
+    Step,
+    StepStats,
+    now_ms,
+)
+from pipeline.runtime.parse import MAX_EVENTS_PER_BUNDLE
 from pipeline.store import ChangelogStore
 from tracking.eta import EtaModel
-from tracking.events import TrackingEvent, from_columns
+from tracking.events import TrackingEvent, from_columns, to_columns
 from tracking.exceptions import GapModel
 from tracking.parcels import BatchOutput, PartitionState, process_batch, process_timers
 from tracking.records import Notification
@@ -111,9 +120,34 @@ class TrackStep(Step):
 
     # -- the step and the timer --------------------------------------------------------------
 
-    def run(self, messages: list[InputMessage]) -> StepStats:
-        started = time.perf_counter()
-        stats = self.stats(messages)
+    def prepare(self, messages: list[InputMessage]) -> None:
+        for partition in sorted({message.partition for message in messages}):
+            self.resources.health.wait_out(
+                "kafka", partial(self.partition, partition), RECOVERY_ERRORS, "recover state"
+            )
+
+    def forget(self, messages: list[InputMessage]) -> None:
+        self.drop({message.partition for message in messages})
+
+    def split(self, message: InputMessage) -> list[InputMessage] | None:
+        """An events batch that fails alone: its halves, re-encoded, down to single scans."""
+        try:
+            name, record = self.resources.codec.decode(message.value)
+        except CodecError:
+            return None
+        if name != "TrackingEventBatch":
+            return None
+        events = from_columns(record)
+        if len(events) < 2:
+            return None
+        middle = len(events) // 2
+        encode = self.resources.codec.encode
+        return [
+            message._replace(value=encode("TrackingEventBatch", to_columns(half)))
+            for half in (events[:middle], events[middle:])
+        ]
+
+    def process(self, messages: list[InputMessage], stats: StepStats) -> None:
         events: dict[int, list[TrackingEvent]] = {}
         shipments: dict[int, list[dict[str, Any]]] = {}
         for message in messages:
@@ -136,9 +170,7 @@ class TrackStep(Step):
             stats.events += len(batch_events)
             stats.duplicates += out.duplicates
             stats.notifications += len(out.notifications)
-            self.rows.add(tables.TRACKING_EVENTS, out.new_events)
             self._emit(partition, part, out, now)
-        return self.flush(stats, started)
 
     def tick(self) -> int:
         """Deadlines that passed with no scan (stuck, late, expired); returns parcels changed."""
@@ -152,16 +184,16 @@ class TrackStep(Step):
                 self._emit(partition, part, out, now)
         if changed:
             self.outputs.flush()
-            self.rows.flush()
         return changed
 
     def _emit(self, partition: int, part: PartitionState, out: BatchOutput, now: int) -> None:
         """Queue every output of a parcel-stage batch; `flush` makes them durable."""
-        self.rows.add(tables.PARCEL_STATE, out.changed)
-        self.rows.add(tables.NOTIFICATIONS, out.notifications)
-        self.rows.add(tables.EXCEPTIONS, out.exceptions)
-        self.parcel_store.write(partition, out.changed, self.resources.producer)
         add = self.outputs.add
+        new_events = out.new_events
+        for start in range(0, len(new_events), MAX_EVENTS_PER_BUNDLE):
+            chunk = new_events[start : start + MAX_EVENTS_PER_BUNDLE]
+            add(topics.TRACKED_EVENTS, to_columns(chunk), partition=partition)
+        self.parcel_store.write(partition, out.changed, self.outputs)
         for notification in out.notifications:
             add(
                 topics.NOTIFICATIONS,
@@ -187,6 +219,6 @@ class TrackStep(Step):
                             "takes 16 MB", name, partition, len(blob) / 1e6)  # fmt: skip
             snapshots.append({"name": name, "partition": partition, "updated_at": now,
                               "model": blob})  # fmt: skip
-        self.model_store.write(partition, snapshots, self.resources.producer)
+        self.model_store.write(partition, snapshots, self.outputs)
         part.models_changed = False
         self._snapshot_at[partition] = now

@@ -26,6 +26,19 @@ class ClickHouseError(Exception):
     """A statement failed in either engine."""
 
 
+class ClickHouseUnavailable(ClickHouseError):
+    """The server could not be reached (or the connection broke): worth waiting for."""
+
+
+def _server_error(exc: Exception) -> ClickHouseError:
+    from clickhouse_driver import errors
+
+    unreachable = (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFError)
+    if isinstance(exc, unreachable):
+        return ClickHouseUnavailable(f"clickhouse server unreachable: {exc}")
+    return ClickHouseError(f"clickhouse server: {exc}")
+
+
 class Engine(Protocol):
     name: str
     database: str
@@ -118,14 +131,15 @@ class NativeEngine:
                     list(rows),
                 )
             except Exception as exc:  # noqa: BLE001
-                raise ClickHouseError(f"clickhouse server: {exc}") from exc
+                self._client.disconnect()  # a half-sent insert leaves the connection unusable
+                raise _server_error(exc) from exc
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return [tuple(r) for r in self._client.execute(sql)]
             except Exception as exc:  # noqa: BLE001
-                raise ClickHouseError(f"clickhouse server: {exc}") from exc
+                raise _server_error(exc) from exc
 
     def close(self) -> None:
         self._client.disconnect()

@@ -1,27 +1,46 @@
-"""The Kafka side of a step's outputs, with the same `add()` / `flush()` as the ClickHouse sink:
-a step adds everything it produced, flushes both sinks, and only then may its input offsets be
-committed (`pipeline.runtime.common.Step.flush`)."""
+"""The Kafka side of a step's outputs: `add()` while the step works, `flush()` before its input
+may be committed (`pipeline.runtime.common.Step.run`).
+
+Outputs are encoded at `add()` and only handed to the producer at `flush()`. So a step that
+fails halfway has produced nothing: `rollback(mark)` forgets what the failed attempt added, and
+the step can retry a part of its batch (poison isolation) without having sent half of it. A
+record that cannot be encoded fails in `add()`, inside the attempt that made it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.codec import AvroCodec
-from pipeline.kafka_io import BatchProducer
+from pipeline.health import Health
+from pipeline.kafka_io import BatchProducer, KafkaUnavailable
 from pipeline.records import to_avro
 from pipeline.settings import Settings
 from pipeline.topics import TopicSpec
 
 
-class TopicSink:
-    """Encodes records with their topic's value schema and produces them; `flush()` returns
-    once the broker acknowledged every one (or raises KafkaWriteError)."""
+class Output(NamedTuple):
+    topic: str
+    value: bytes
+    key: bytes | None
+    partition: int | None
+    headers: list[tuple[str, bytes]] | None
 
-    def __init__(self, producer: BatchProducer, codec: AvroCodec, settings: Settings) -> None:
+
+class TopicSink:
+    """Encodes records with their topic's value schema and keeps them until `flush()`, which
+    returns once the broker acknowledged every one, waiting out an outage however long it is
+    (raises health.Stopping on a stop request, KafkaWriteError when the broker refuses)."""
+
+    def __init__(
+        self, producer: BatchProducer, codec: AvroCodec, settings: Settings, health: Health
+    ) -> None:
         self._producer = producer
         self._encode = codec.encode
         self._settings = settings
+        self._health = health
         self._names: dict[TopicSpec, str] = {}
+        self._staged: list[Output] = []
 
     def name(self, spec: TopicSpec) -> str:
         name = self._names.get(spec)
@@ -39,13 +58,26 @@ class TopicSink:
     ) -> None:
         """`record` is a record object (see pipeline/records.py) or an Avro dict."""
         value = self._encode(spec.value_schema, record if type(record) is dict else to_avro(record))
-        self._producer.produce(
-            self.name(spec),
-            value,
-            key=None if key is None else key.encode(),
-            partition=partition,
-            headers=headers,
+        self._staged.append(
+            Output(
+                self.name(spec), value, None if key is None else key.encode(), partition, headers
+            )
         )
 
+    def add_encoded(self, topic: str, value: bytes, key: bytes, partition: int) -> None:
+        self._staged.append(Output(topic, value, key, partition, None))
+
+    def mark(self) -> int:
+        return len(self._staged)
+
+    def rollback(self, mark: int) -> None:
+        del self._staged[mark:]
+
     def flush(self) -> None:
-        self._producer.flush()
+        staged, self._staged = self._staged, []
+        produce = self._producer.produce
+        for out in staged:
+            produce(out.topic, out.value, key=out.key, partition=out.partition, headers=out.headers)
+        self._health.wait_out(
+            "kafka", lambda: self._producer.flush(10.0), (KafkaUnavailable,), "flush outputs"
+        )

@@ -1,10 +1,10 @@
 """Every ClickHouse table the sink writes: its columns and how one item becomes one row.
 
-Records (notifications, exceptions, dead letters) derive theirs from their definition; parcel
-state, order state and tracking events are domain objects, so their rows are listed here as
-(column, expression) pairs, one line per column: the column list and the row tuple are built
-from the same pairs and cannot drift apart. `tests/unit/pipeline/test_tables.py` checks each
-column list against the table's DDL in `migrations.py`.
+Records (notifications, exceptions, dead letters) derive theirs from their definition; tracking
+events (TrackingEvent objects) and parcel and order state (their changelog records) list their
+rows here as (column, expression) pairs, one line per column: the column list and the row
+tuple are built from the same pairs and cannot drift apart. `tests/unit/pipeline/test_records.py`
+checks each column list against the table's DDL in `migrations.py`.
 """
 
 from __future__ import annotations
@@ -35,57 +35,59 @@ TRACKING_EVENTS = Table.of(
     ),
 )
 
+# Parcel and order state rows come from their changelog records (the Avro dicts on the
+# parcel-state and order-state topics), which is what the sink stage consumes.
 PARCEL_STATE = Table.of(
     "parcel_state",
-    "s",
+    "r",
     (
-        ("tracking_number", "s.tracking_number"),
-        ("version", "s.version"),
-        ("carrier", "s.carrier"),
-        ("status", "s.status"),
-        ("reason", "s.reason"),
-        ("status_at", "seconds(s.status_at_ms)"),
-        ("last_event_at", "seconds(s.last_event_at_ms)"),
-        ("updated_at", "s.updated_at_ms // 1000"),
-        ("event_count", "len(s.history)"),
-        ("city", "s.city"),
-        ("country", "s.country"),
-        ("order_id", "s.order_id or ''"),
-        ("service_level", "s.service_level"),
-        ("customer_ref", "s.customer_ref"),
-        ("customer_segment", "s.customer_segment"),
-        ("promised_delivery", "seconds(s.promised_delivery_ms)"),
-        ("is_return", "int(s.is_return)"),
-        ("origin_region", "s.origin_region"),
-        ("destination_region", "s.destination_region"),
-        ("picked_up_at", "seconds(s.milestones.get('picked_up'))"),
-        ("delivered_at", "seconds(s.milestones.get('delivered'))"),
-        ("eta", "seconds(s.eta_ms)"),
-        ("eta_low", "seconds(s.eta_low_ms)"),
-        ("eta_high", "seconds(s.eta_high_ms)"),
-        ("eta_level", "s.eta_level"),
-        ("predicted_late", "int(s.predicted_late)"),
-        ("open_exceptions", "sorted(s.open_exceptions)"),
+        ("tracking_number", "r['tracking_number']"),
+        ("version", "r['version']"),
+        ("carrier", "r['carrier']"),
+        ("status", "r['status']"),
+        ("reason", "r['reason']"),
+        ("status_at", "seconds(r['status_at'])"),
+        ("last_event_at", "seconds(r['last_event_at'])"),
+        ("updated_at", "r['updated_at'] // 1000"),
+        ("event_count", "r['event_count']"),
+        ("city", "r['location']['city']"),
+        ("country", "r['location']['country']"),
+        ("order_id", "r['order_id'] or ''"),
+        ("service_level", "r['service_level']"),
+        ("customer_ref", "r['customer_ref']"),
+        ("customer_segment", "r['customer_segment']"),
+        ("promised_delivery", "seconds(r['promised_delivery'])"),
+        ("is_return", "int(r['is_return'])"),
+        ("origin_region", "r['origin_region']"),
+        ("destination_region", "r['destination_region']"),
+        ("picked_up_at", "seconds(r['milestones'].get('picked_up'))"),
+        ("delivered_at", "seconds(r['milestones'].get('delivered'))"),
+        ("eta", "seconds(r['eta'])"),
+        ("eta_low", "seconds(r['eta_low'])"),
+        ("eta_high", "seconds(r['eta_high'])"),
+        ("eta_level", "r['eta_level']"),
+        ("predicted_late", "int(r['predicted_late'])"),
+        ("open_exceptions", "sorted(r['open_exceptions'])"),
     ),
 )
 
 ORDER_STATE = Table.of(
     "order_state",
-    "o",
+    "r",
     (
-        ("order_id", "o.order_id"),
-        ("version", "o.version"),
-        ("status", "o.status"),
-        ("return_status", "o.return_status"),
-        ("return_received_at", "seconds(o.return_received_at_ms)"),
-        ("delivered_at", "seconds(o.delivered_at_ms)"),
-        ("eta", "seconds(o.eta_ms)"),
-        ("promised_delivery", "seconds(o.promised_ms)"),
-        ("customer_ref", "o.customer_ref"),
-        ("customer_segment", "o.customer_segment"),
-        ("updated_at", "o.updated_at_ms // 1000"),
-        ("parcel_count", "len(o.parcels)"),
-        ("open_exceptions", "o.open_exceptions()"),
+        ("order_id", "r['order_id']"),
+        ("version", "r['version']"),
+        ("status", "r['status']"),
+        ("return_status", "r['return_status']"),
+        ("return_received_at", "seconds(r['return_received_at'])"),
+        ("delivered_at", "seconds(r['delivered_at'])"),
+        ("eta", "seconds(r['eta'])"),
+        ("promised_delivery", "seconds(r['promised_delivery'])"),
+        ("customer_ref", "r['customer_ref']"),
+        ("customer_segment", "r['customer_segment']"),
+        ("updated_at", "r['updated_at'] // 1000"),
+        ("parcel_count", "len(r['parcels'])"),
+        ("open_exceptions", "list(r['open_exceptions'])"),
     ),
 )
 

@@ -27,7 +27,7 @@ def test_models_are_saved_and_recovered(run_settings: Settings) -> None:
     engine = ChdbEngine(run_settings.chdb_dir, run_settings.clickhouse_database)
     try:
         migrate(engine)
-        first = TrackStep(Resources(run_settings, engine))
+        first = TrackStep(Resources(run_settings))
         part = first.partition(0)
         for i in range(40):  # deliveries teach the ETA model and the gap model
             events = [scan(f"P{i}", "picked_up", 0), scan(f"P{i}", "delivered", 30 + i)]
@@ -39,7 +39,7 @@ def test_models_are_saved_and_recovered(run_settings: Settings) -> None:
         before = part.eta.predict(lane, "picked_up", 0)
         assert before is not None
 
-        second = TrackStep(Resources(run_settings, engine))
+        second = TrackStep(Resources(run_settings))
         recovered = second.partition(0)
         after = recovered.eta.predict(lane, "picked_up", 0)
         assert after == before

@@ -123,3 +123,13 @@ def test_columnar_batch_round_trips_to_the_same_events() -> None:
         "TrackingEventBatch", codec.encode("TrackingEventBatch", to_columns(events))
     )
     assert from_columns(decoded) == events
+
+
+def test_null_and_unencodable_values_are_codec_errors() -> None:
+    codec = AvroCodec()
+    with pytest.raises(CodecError, match="no value"):
+        codec.decode(None)
+    record = sample_records()["Notification"]
+    record["message"] = "x\udfff"
+    with pytest.raises(CodecError, match="cannot encode Notification"):
+        codec.encode("Notification", record)
