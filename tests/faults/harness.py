@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from pipeline.codec import AvroCodec
 from pipeline.ingestion.publisher import Publisher
@@ -72,8 +73,9 @@ class LagMonitor:
     """Samples `pipeline_lag` about once a second in a thread and keeps the peak. A sample
     that fails (the broker is the fault) is skipped: the peak is what was measurable."""
 
-    def __init__(self, settings: Settings, every: float = 1.0) -> None:
+    def __init__(self, settings: Settings, into: Any = None, every: float = 1.0) -> None:
         self.settings = settings
+        self.into = into  # a FaultRecord: gets the peak even when the test fails midway
         self.every = every
         self.peak = 0
         self.samples = 0
@@ -87,6 +89,8 @@ class LagMonitor:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(30)
+        if self.into is not None:
+            self.into.lag_peak = self.peak
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -96,6 +100,25 @@ class LagMonitor:
             except Exception:  # noqa: BLE001, S110 - unreachable broker: no sample this time
                 pass
             self._stop.wait(self.every)
+
+
+def group_members(settings: Settings, group: str) -> int:
+    """Members of a consumer group once it is stable, else 0 (rebalancing, or no group)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    try:
+        described = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
+    except Exception:  # noqa: BLE001 - no such group yet
+        return 0
+    return len(described.members) if str(described.state).endswith("STABLE") else 0
+
+
+def wait_members(settings: Settings, group: str, more_than: int, timeout: float = 60) -> int:
+    """Wait until `group` is stable with more than `more_than` members; returns how many."""
+    until = time.monotonic() + timeout
+    while (members := group_members(settings, group)) <= more_than:
+        assert time.monotonic() < until, f"{group}: still {members} members after {timeout:.0f}s"
+        time.sleep(0.5)
+    return members
 
 
 def health(settings: Settings) -> dict[str, Any] | None:
@@ -124,7 +147,9 @@ def watch_health(settings: Settings, seconds: float, every: float = 2.0) -> list
     return seen
 
 
-def wait_health(settings: Settings, predicate: Any, timeout: float) -> dict[str, Any] | None:
+def wait_health(
+    settings: Settings, predicate: Callable[[dict[str, Any]], bool], timeout: float
+) -> dict[str, Any] | None:
     """First health answer for which `predicate(answer)` holds, or None after `timeout`."""
     until = time.monotonic() + timeout
     while time.monotonic() < until:

@@ -10,6 +10,7 @@ per parcel in its final status, every notification of the topic.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -43,7 +44,7 @@ def _is_ok(answer: dict[str, Any]) -> bool:
     return answer.get("status") == "ok" and not answer.get("waiting")
 
 
-def _waits_for(what: str) -> Any:
+def _waits_for(what: str) -> Callable[[dict[str, Any]], bool]:
     return lambda answer: answer.get("status") == "degraded" and what in waiting_for(answer)
 
 
@@ -52,14 +53,12 @@ def _finish(
     simulation: Simulation,
     record: FaultRecord,
     outage: Outage,
-    lag: LagMonitor,
     alive: Any,
 ) -> None:
     """Drained, recovered, counted: the common end of every outage test."""
     wait_drained(settings, timeout=300, alive=alive)
     assert outage.ended is not None
     record.recover_seconds = time.monotonic() - outage.ended
-    record.lag_peak = lag.peak
     record.outcome = outcome(settings, simulation)
 
 
@@ -79,7 +78,7 @@ def test_broker_stopped_for_90s_mid_stream(
     worker = fleet.worker(settings, "worker")
     seen: list[dict[str, Any]] = []
 
-    with Outage(fault_broker) as outage, LagMonitor(settings) as lag:
+    with Outage(fault_broker) as outage, LagMonitor(settings, fault_record):
 
         def broker_away() -> None:
             time.sleep(BUSY)
@@ -88,7 +87,7 @@ def test_broker_stopped_for_90s_mid_stream(
             outage.end()  # waves 2 and 3 go to the broker once it is back
 
         publish_in_waves(simulation, settings, [broker_away, lambda: None, lambda: None])
-        _finish(settings, simulation, fault_record, outage, lag, worker.alive)
+        _finish(settings, simulation, fault_record, outage, worker.alive)
     recovered = wait_health(settings, _is_ok, timeout=30)
     code = worker.stop()
 
@@ -112,7 +111,7 @@ def test_clickhouse_stopped_for_60s_with_kill_9_during_the_outage(
     workers = [fleet.worker(settings, "worker-1")]
     seen: list[dict[str, Any]] = []
 
-    with Outage(clickhouse_server) as outage, LagMonitor(settings) as lag:
+    with Outage(clickhouse_server) as outage, LagMonitor(settings, fault_record):
 
         def clickhouse_away() -> None:
             time.sleep(BUSY)
@@ -128,7 +127,7 @@ def test_clickhouse_stopped_for_60s_with_kill_9_during_the_outage(
             outage.end()
 
         publish_in_waves(simulation, settings, [clickhouse_away, kill_and_restart, lambda: None])
-        _finish(settings, simulation, fault_record, outage, lag, workers[-1].alive)
+        _finish(settings, simulation, fault_record, outage, workers[-1].alive)
     recovered = wait_health(settings, _is_ok, timeout=30)
     code = workers[-1].stop()
 
@@ -149,7 +148,7 @@ def test_sigterm_during_a_clickhouse_outage_stops_the_worker_in_time(
     workers = [fleet.worker(settings, "worker-1")]
     stopping: dict[str, Any] = {}
 
-    with Outage(clickhouse_server) as outage, LagMonitor(settings) as lag:
+    with Outage(clickhouse_server) as outage, LagMonitor(settings, fault_record):
 
         def clickhouse_away() -> None:
             time.sleep(BUSY)
@@ -165,7 +164,7 @@ def test_sigterm_during_a_clickhouse_outage_stops_the_worker_in_time(
             workers.append(fleet.worker(settings, "worker-2"))
 
         publish_in_waves(simulation, settings, [clickhouse_away, sigterm, lambda: None])
-        _finish(settings, simulation, fault_record, outage, lag, workers[-1].alive)
+        _finish(settings, simulation, fault_record, outage, workers[-1].alive)
     code = workers[-1].stop()
     fault_record.note = f"SIGTERM exit {stopping['code']} after {stopping['seconds']:.1f}s"
 

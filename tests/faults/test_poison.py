@@ -57,14 +57,13 @@ def test_poison_on_every_input_topic_is_dead_lettered_and_the_rest_proceeds(
     fault_record.fault = f"{len(batch)} poison messages on raw, shipments, events, order-updates"
     worker = fleet.worker(settings, "worker")
 
-    with LagMonitor(settings) as lag:
+    with LagMonitor(settings, fault_record):
         halves = batch[0::2], batch[1::2]
         publish_in_waves(simulation, settings, [lambda: produce(settings, halves[0]),
                                                 lambda: produce(settings, halves[1])])  # fmt: skip
         last_poison = time.monotonic()
         wait_drained(settings, timeout=300, alive=worker.alive)
         fault_record.recover_seconds = time.monotonic() - last_poison
-    fault_record.lag_peak = lag.peak
     worker.stop()
 
     result = outcome(settings, simulation)

@@ -11,7 +11,13 @@ import pytest
 
 from pipeline.settings import Settings
 from tests.faults.conftest import Fleet
-from tests.faults.harness import LagMonitor, outcome, publish_in_waves
+from tests.faults.harness import (
+    LagMonitor,
+    group_members,
+    outcome,
+    publish_in_waves,
+    wait_members,
+)
 from tests.faults.record import FaultRecord
 from tests.integration.pipeline_run import CLEAN_EXIT
 from tools.drain import wait_drained
@@ -46,20 +52,22 @@ def test_second_worker_joins_mid_feed_and_the_first_is_killed(
     workers = [fleet.worker(settings, "worker-1")]
     killed: list[float] = []
 
-    with LagMonitor(settings) as lag:
+    with LagMonitor(settings, fault_record):
 
         def join() -> None:
+            alone = group_members(settings, settings.app_id)
             workers.append(fleet.worker(second, "worker-2"))
+            # "Ready" only says the group is stable, which it was before the second joined.
+            wait_members(settings, settings.app_id, more_than=alone)
 
         def kill_first() -> None:
-            time.sleep(2.0)  # the rebalance has settled and both are busy
+            time.sleep(2.0)  # both busy with wave 2
             workers[0].kill()
             killed.append(time.monotonic())
 
         publish_in_waves(simulation, settings, [join, kill_first, lambda: None])
         wait_drained(settings, timeout=300, alive=lambda: workers[1].alive() and sink.alive())
         fault_record.recover_seconds = time.monotonic() - killed[0]
-    fault_record.lag_peak = lag.peak
     survivor_code, sink_code = workers[1].stop(), sink.stop()
     fault_record.outcome = result = outcome(settings, simulation)
 
