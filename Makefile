@@ -49,6 +49,9 @@ test-integration: setup ## integration tests on the real broker and ClickHouse e
 	@$(KAFKA) up
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
+test-faults: setup ## fault suite: broker/ClickHouse outages, kill -9, poison, webhook fuzz (~15 min)
+	$(PY) -m pytest tests/faults --durations=0 $(PYTEST_ARGS)
+
 bench: setup ## throughput: pipeline vs plain confluent-kafka passthrough on the same data
 	@$(KAFKA) up
 	$(PY) -m pipeline.cli bench
@@ -65,4 +68,4 @@ typecheck: $(STAMP) ## mypy
 clean: kafka-down ## remove local state (Kafka data, chDB, reports) but keep the venv
 	rm -rf .state
 
-.PHONY: help setup kafka-up kafka-down demo test test-unit test-integration bench eval-eta lint typecheck clean
+.PHONY: help setup kafka-up kafka-down demo test test-unit test-integration test-faults bench eval-eta lint typecheck clean

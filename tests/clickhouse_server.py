@@ -40,6 +40,14 @@ class ClickHouseServer:
         """clickhouse-driver URL (``Client.from_url``) for the ``default`` database."""
         return f"clickhouse://{self.host}:{self.port}/default"
 
+    def stop(self) -> None:
+        """Stop the server (an outage); its data dir stays for `start`."""
+        _run("down", str(self.data_dir), timeout=60)
+
+    def start(self) -> None:
+        """Start the same server again: same data dir, same port, so clients reconnect to it."""
+        _run("up", str(self.data_dir), str(self.port), timeout=120)
+
 
 def _free_port() -> int:
     """Ask the kernel for an unused port; small race window, but `up` refuses a busy port."""

@@ -91,16 +91,32 @@ def _kill_group(group: int, timeout: float = 15.0) -> None:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    """`parcelstream worker` by default; `command=("sink",)` with `group=<app_id>-sink` runs
+    another consumer of the project (ready once that group is stable)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        log_path: Path,
+        command: tuple[str, ...] = ("worker",),
+        group: str | None = None,
+    ) -> None:
         self.settings = settings
         self.log_path = log_path
+        self.command = command
+        self.group = group or settings.app_id
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The main process's pid (= its process group), while started."""
+        return self._proc.pid if self._proc is not None else None
 
     def start(self, ready_timeout: float = 90.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"],
+            [sys.executable, "-m", "pipeline.cli", *self.command],
             env=env_for(self.settings),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -110,7 +126,7 @@ class WorkerProcess:
         self.wait_ready(ready_timeout)
 
     def wait_ready(self, timeout: float) -> None:
-        """Ready = the worker's consumer group is stable with members (partitions assigned)."""
+        """Ready = its consumer group is stable with members (partitions assigned)."""
         admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -118,9 +134,9 @@ class WorkerProcess:
                 raise RuntimeError(
                     f"worker exited with {self._proc.returncode}; see {self.log_path}"
                 )
-            futures = admin.describe_consumer_groups([self.settings.app_id], request_timeout=5)
+            futures = admin.describe_consumer_groups([self.group], request_timeout=5)
             try:
-                group = futures[self.settings.app_id].result()
+                group = futures[self.group].result()
                 if group.members and str(group.state).endswith("STABLE"):
                     return
             except Exception:  # noqa: BLE001 - group not there yet
