@@ -31,11 +31,24 @@ def parse_offset(text: str) -> timezone:
     return timezone(-delta if sign == "-" else delta)
 
 
+# A scan time outside these bounds is a garbled field, not a scan: ClickHouse's DateTime holds
+# 1970 to 2106, and no parcel moved before 1970 or will be tracked by us in 2100.
+EARLIEST_MS = 86_400_000  # 1970-01-02
+LATEST_MS = 4_102_444_800_000  # 2100-01-01
+
+
+def in_range(ms: int) -> int:
+    if not EARLIEST_MS <= ms < LATEST_MS:
+        raise ParseError(f"time {ms} ms is outside 1970-2100")
+    return ms
+
+
 def utc_ms(moment: datetime, assume: tzinfo = UTC) -> tuple[int, bool]:
-    """(epoch ms, zone_assumed). An aware datetime is exact; a naive one is read in `assume`."""
+    """(epoch ms, zone_assumed). An aware datetime is exact; a naive one is read in `assume`.
+    A time outside 1970-2100 raises ParseError."""
     if moment.tzinfo is not None:
-        return int(moment.timestamp() * 1000), False
-    return int(moment.replace(tzinfo=assume).timestamp() * 1000), True
+        return in_range(int(moment.timestamp() * 1000)), False
+    return in_range(int(moment.replace(tzinfo=assume).timestamp() * 1000)), True
 
 
 def parse_iso(text: str, assume: tzinfo = UTC) -> tuple[int, bool]:
@@ -103,5 +116,7 @@ def parse_local(
     except ValueError as exc:
         raise ParseError(f"unreadable date/time {date!r} {time!r}: {exc}") from None
     if offset and offset.strip():
-        return int(moment.replace(tzinfo=parse_offset(offset)).timestamp() * 1000), not time
+        return in_range(
+            int(moment.replace(tzinfo=parse_offset(offset)).timestamp() * 1000)
+        ), not time
     return utc_ms(moment, assume)[0], True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from tracking.records import column, record
 
 R = TypeVar("R")
 
-__all__ = ["DeadLetter", "Table", "from_avro", "seconds", "table", "to_avro"]
+__all__ = ["DeadLetter", "Table", "from_avro", "no_offset", "seconds", "table", "to_avro"]
 
 
 def seconds(ms: int | None) -> int | None:
@@ -39,6 +40,7 @@ _CONVERT = {
     "text": "({} or '')",
     "flag": "int({})",
     "base64": "_b64({})",
+    "uint32": "({} & 0xFFFFFFFF)",
 }
 
 
@@ -90,6 +92,15 @@ def table(cls: Any, name: str) -> Table:
     return Table.of(name, "r", columns)
 
 
+def no_offset(key: str) -> int:
+    """The `offset` of a dead letter that never had one (rejected at ingestion, refused by
+    ClickHouse): a stable number from what identifies it, so such letters stay distinct rows
+    of `dead_letters` (keyed by topic, partition, offset) and a repeat of one stays one row.
+    Their `partition` is -1."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 2  # fits Avro long and UInt64
+
+
 @record
 class DeadLetter:
     """Input a stage could not process, with the original bytes to replay it after a fix."""
@@ -97,7 +108,7 @@ class DeadLetter:
     error: str = column()
     stage: str = column()
     topic: str = column()
-    partition: int = column()
+    partition: int = column("uint32")
     offset: int = column()
     raw_event_id: str | None = column("text")
     carrier: str | None = column("text")

@@ -18,8 +18,9 @@ T = TypeVar("T")
 
 # How a field becomes a ClickHouse value: "" as it is; "seconds": epoch ms -> s (None stays
 # None); "text": None -> "" (the tables use '' for "none", not Nullable); "flag": bool -> 0/1;
-# "base64": bytes -> text (dead-letter payloads stay readable in a String column).
-CONVERSIONS = frozenset({"", "seconds", "text", "flag", "base64"})
+# "base64": bytes -> text (dead-letter payloads stay readable in a String column); "uint32":
+# -1 ("none", as Avro writes it) -> 4294967295, what toUInt32(-1) gives, in a UInt32 column.
+CONVERSIONS = frozenset({"", "seconds", "text", "flag", "base64", "uint32"})
 
 
 def column(convert: str = "", name: str = "", default: Any = dataclasses.MISSING) -> Any:

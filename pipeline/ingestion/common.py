@@ -19,7 +19,7 @@ from connectors import ParseContext, ParseResult
 from pipeline.codec import AvroCodec
 from pipeline.ingestion.publisher import raw_event_id
 from pipeline.kafka_io import BatchProducer
-from pipeline.records import DeadLetter, to_avro
+from pipeline.records import DeadLetter, no_offset, to_avro
 from pipeline.settings import Settings
 from pipeline.topics import DEAD_LETTERS, RAW
 
@@ -73,7 +73,8 @@ class DeadLetters:
     """Writes input that failed validation at the edge to the dead-letter topic.
 
     Same DeadLetter record the worker writes (schemas/DeadLetter.avsc), with stage "ingest"
-    and partition/offset -1: the bytes never reached the raw topic, so they have no offset.
+    and partition -1: the bytes never reached the raw topic, so they have no offset of their
+    own (`records.no_offset` gives them a stable one, so each stays its own row).
     """
 
     def __init__(self, settings: Settings, codec: AvroCodec | None = None) -> None:
@@ -85,8 +86,8 @@ class DeadLetters:
     def record(self, carrier: str, payload_format: str | None, payload: bytes, error: str) -> None:
         event_id = raw_event_id(carrier, payload_format or "", payload)
         letter = DeadLetter(
-            error, "ingest", self._raw_topic, -1, -1, event_id, carrier, payload_format, payload,
-            now_ms(),
+            error, "ingest", self._raw_topic, -1, no_offset(event_id), event_id, carrier,
+            payload_format, payload, now_ms(),
         )  # fmt: skip
         self._producer.produce(
             self._topic, self._codec.encode("DeadLetter", to_avro(letter)), key=event_id.encode()

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pipeline.health import Health
-from pipeline.records import DeadLetter, Table
+from pipeline.records import DeadLetter, Table, no_offset
 from pipeline.sinks.engines import ClickHouseError, ClickHouseUnavailable, Engine
 from pipeline.sinks.tables import DEAD_LETTERS, TABLES
 
@@ -72,6 +72,8 @@ class ClickHouseSink:
             log.error("%s refused a row, set aside as a dead letter: %s", table.name, exc)
             if table is not DEAD_LETTERS:
                 row = json.dumps(dict(zip(table.columns, rows[0], strict=True)), default=str)
-                letter = DeadLetter(str(exc)[:10_000], "sink", table.name, -1, -1, None, None,
-                                    None, row.encode(), int(time.time() * 1000))  # fmt: skip
+                letter = DeadLetter(
+                    str(exc)[:10_000], "sink", table.name, -1, no_offset(row), None, None, None,
+                    row.encode(), int(time.time() * 1000),
+                )  # fmt: skip
                 self._pending[DEAD_LETTERS].append(DEAD_LETTERS.row(letter))

@@ -17,6 +17,7 @@ import connectors
 from pipeline.codec import AvroCodec
 from pipeline.ingestion import build_app, sign
 from pipeline.ingestion.publisher import Publisher
+from pipeline.records import no_offset
 from pipeline.settings import Settings
 from pipeline.topics import DEAD_LETTERS, RAW
 from tests.kafka_helpers import read_records
@@ -136,7 +137,7 @@ async def test_webhook_accepts_signed_and_unsigned_rejects_the_rest(
     assert letter["stage"] == "ingest"
     assert "tracking_number is missing" in letter["error"]
     assert (letter["topic"], letter["partition"], letter["offset"]) == (
-        RAW.topic(settings), -1, -1)  # fmt: skip
+        RAW.topic(settings), -1, no_offset(letter["raw_event_id"]))  # fmt: skip
 
 
 async def test_concurrent_posts_share_flushes_and_all_land(receiver: tuple[str, Settings]) -> None:

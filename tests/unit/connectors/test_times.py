@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.base import ParseError
-from connectors.times import _LAYOUTS, parse_local
+from connectors.times import _LAYOUTS, parse_iso, parse_local
 
 DATE_FORMATS = sorted(f for f in _LAYOUTS if "%Y" in f)
 TIME_FORMATS = sorted(f for f in _LAYOUTS if "%Y" not in f)
@@ -23,7 +23,7 @@ def strptime_ms(date: str, clock: str, date_format: str, time_format: str) -> in
 
 
 @given(
-    st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)),
+    st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2099, 12, 31)),
     st.sampled_from(DATE_FORMATS),
     st.sampled_from(TIME_FORMATS),
 )
@@ -33,6 +33,18 @@ def test_well_formed_values_match_strptime(
     date, clock = moment.strftime(date_format), moment.strftime(time_format)
     got, _ = parse_local(date, clock, "+00:00", date_format=date_format, time_format=time_format)
     assert got == strptime_ms(date, clock, date_format, time_format)
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_times_outside_1970_to_2100_are_refused(moment: datetime) -> None:
+    """A garbled year (X12 "00261120" read as 0026) is not a scan ClickHouse could store."""
+    if datetime(1970, 1, 2) <= moment < datetime(2100, 1, 1):
+        assert parse_iso(moment.isoformat() + "+00:00")[0] == int(
+            moment.replace(tzinfo=UTC).timestamp() * 1000
+        )
+    else:
+        with pytest.raises(ParseError, match="outside 1970-2100"):
+            parse_iso(moment.isoformat() + "+00:00")
 
 
 @given(st.text(min_size=1, max_size=12).filter(str.strip), st.sampled_from(sorted(_LAYOUTS)))

@@ -55,6 +55,10 @@ def test_rows_convert_as_the_marks_say() -> None:
     row = dict(zip(TABLES["dead_letters"].columns, TABLES["dead_letters"].row(letter), strict=True))
     assert row["payload_b64"] == "AP8="
     assert row["failed_at"] == 9 and row["raw_event_id"] == "" and row["carrier"] == "acme"
+    edge = DeadLetter("bad", "ingest", "raw", -1, 5, None, None, None, b"", 0)
+    dead_letters = TABLES["dead_letters"]
+    edge_row = dict(zip(dead_letters.columns, dead_letters.row(edge), strict=True))
+    assert edge_row["partition"] == 4294967295, "-1 fits the UInt32 column"
     assert from_avro(DeadLetter, to_avro(letter)) == letter
 
 
