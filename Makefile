@@ -49,7 +49,7 @@ test-integration: setup ## integration tests on the real broker and ClickHouse e
 	@$(KAFKA) up
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-test-faults: setup ## fault suite: broker/ClickHouse outages, kill -9, poison, webhook fuzz (~15 min)
+test-faults: setup ## fault suite: broker/ClickHouse outages, kill -9, poison, webhook fuzz (~8 min)
 	$(PY) -m pytest tests/faults --durations=0 $(PYTEST_ARGS)
 
 bench: setup ## throughput: pipeline vs plain confluent-kafka passthrough on the same data

@@ -60,7 +60,10 @@ class FaultBroker:
 @contextmanager
 def running_fault_broker() -> Iterator[FaultBroker]:
     data_dir = Path(tempfile.mkdtemp(prefix="parcelstream-fault-kafka-"))
-    broker = FaultBroker(free_port(), free_port(), data_dir)
+    port = free_port()
+    while (controller := free_port()) == port:  # the kernel may hand out a port twice
+        pass
+    broker = FaultBroker(port, controller, data_dir)
     try:
         broker.start()
         yield broker

@@ -47,9 +47,10 @@ def sink_group(settings: Settings) -> str:
 
 def group_lag(settings: Settings, group: str, topics: list[str], timeout: float = 5.0) -> int:
     """Messages on `topics` that `group` has not committed yet (never committed = all)."""
+    # log_level 0: during a broker outage librdkafka logs every refused connect, per consumer.
     consumer = Consumer(
         {"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
-         "enable.auto.commit": False}
+         "enable.auto.commit": False, "log_level": 0}
     )  # fmt: skip
     try:
         partitions = [TopicPartition(t, p) for t in topics for p in range(settings.partitions)]
@@ -62,16 +63,19 @@ def group_lag(settings: Settings, group: str, topics: list[str], timeout: float 
         consumer.close()
 
 
-def pipeline_lag(settings: Settings) -> int:
-    """Lag of the stages on their inputs plus the sink's on the outputs."""
-    stages = group_lag(settings, settings.app_id, [s.topic(settings) for s in STAGE_INPUTS])
-    sink = group_lag(settings, sink_group(settings), [s.topic(settings) for s in SINK_INPUTS])
-    return stages + sink
+def stage_lag(settings: Settings) -> int:
+    return group_lag(settings, settings.app_id, [s.topic(settings) for s in STAGE_INPUTS])
+
+
+def sink_lag(settings: Settings) -> int:
+    return group_lag(settings, sink_group(settings), [s.topic(settings) for s in SINK_INPUTS])
 
 
 class LagMonitor:
-    """Samples `pipeline_lag` about once a second in a thread and keeps the peak. A sample
-    that fails (the broker is the fault) is skipped: the peak is what was measurable."""
+    """Samples the lag of the stages plus the sink's about once a second in a thread and keeps
+    the peak. A sample that fails (the broker is the fault) is skipped: the peak is what was
+    measurable. The sink's lag counts once its group has been seen, so a pipeline without a
+    sink consumer (ClickHouse written by the stages) is not charged with every output."""
 
     def __init__(self, settings: Settings, into: Any = None, every: float = 1.0) -> None:
         self.settings = settings
@@ -79,6 +83,7 @@ class LagMonitor:
         self.every = every
         self.peak = 0
         self.samples = 0
+        self.sink_seen = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lag-monitor", daemon=True)
 
@@ -95,21 +100,31 @@ class LagMonitor:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.peak = max(self.peak, pipeline_lag(self.settings))
+                lag = stage_lag(self.settings)
+                self.sink_seen = (
+                    self.sink_seen
+                    or group_members(self.settings, sink_group(self.settings), stable=False) > 0
+                )
+                if self.sink_seen:
+                    lag += sink_lag(self.settings)
+                self.peak = max(self.peak, lag)
                 self.samples += 1
             except Exception:  # noqa: BLE001, S110 - unreachable broker: no sample this time
                 pass
             self._stop.wait(self.every)
 
 
-def group_members(settings: Settings, group: str) -> int:
-    """Members of a consumer group once it is stable, else 0 (rebalancing, or no group)."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+def group_members(settings: Settings, group: str, stable: bool = True) -> int:
+    """Members of a consumer group (with `stable`, 0 unless it is stable: a rebalancing
+    group's member list is not settled)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0})
     try:
         described = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
     except Exception:  # noqa: BLE001 - no such group yet
         return 0
-    return len(described.members) if str(described.state).endswith("STABLE") else 0
+    if stable and not str(described.state).endswith("STABLE"):
+        return 0
+    return len(described.members)
 
 
 def wait_members(settings: Settings, group: str, more_than: int, timeout: float = 60) -> int:

@@ -116,7 +116,8 @@ def test_webhook_fuzzed_while_a_worker_runs(
     finally:
         engine.close()
 
-    lost_scans, unparsed, unenveloped, undead = 0, [], [], []
+    lost: dict[str, str] = {}  # event id -> the scan, once however many bodies carried it
+    unparsed, unenveloped, undead = [], [], []
     for (fmt, body), (status, answer) in zip(posts, answers, strict=True):
         if status == 202:
             envelope = envelopes.get(answer.get("accepted", ""))
@@ -130,12 +131,12 @@ def test_webhook_fuzzed_while_a_worker_runs(
             except Exception as exc:  # noqa: BLE001 - accepted, yet the worker cannot parse it
                 unparsed.append(f"{fmt}: {type(exc).__name__}: {exc}")
                 continue
-            lost_scans += len({s.event_id for s in scans} - stored)
+            lost.update((s.event_id, f"{fmt}: {s}") for s in scans if s.event_id not in stored)
         elif status == 422 and raw_event_id(fmt, fmt, body) not in dead:
             undead.append(fmt)
     on_topic = notification_ids_on_topic(settings)
     fault_record.outcome = Outcome(
-        lost=lost_scans,
+        lost=len(lost),
         duplicated=int(rows) - int(unique),
         missing_notifications=len(on_topic - notified),
         extra_notifications=len(notified - on_topic),
@@ -149,4 +150,5 @@ def test_webhook_fuzzed_while_a_worker_runs(
     assert not unenveloped, f"202 but no envelope on the raw topic: {Counter(unenveloped)}"
     assert not unparsed, f"202 but the worker cannot parse it: {unparsed[:5]}"
     assert not undead, f"422 but not in the dead_letters table: {Counter(undead)}"
+    assert not lost, f"202 but {len(lost)} scans not stored, e.g. {list(lost.values())[:3]}"
     assert fault_record.outcome.exact, fault_record.outcome
