@@ -46,6 +46,7 @@ REGISTRY: dict[str, str] = {
     "postnl": "connectors.postnl",
     "x12_214": "connectors.x12_214",
     "csv": "connectors.csv_drop",
+    "upu_edi": "connectors.upu_edi",
 }
 
 
