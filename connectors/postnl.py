@@ -13,11 +13,12 @@ codes 1-99 in phases 1 Collectie, 2 Sortering, 3 Distributie, 4 Afgeleverd, 99 n
 the event codes, each documented with the status it belongs to); PostNL's own SDK models
 (postnl-ecommerce-sdk: CompleteStatusShipment, Event, OldStatus, Status).
 
-Code: the event code (`Event[].Code`, e.g. "I01") when the shipment lists events, because it
-is the finest scan PostNL gives; otherwise the status code (`OldStatus[]` + `Status`, e.g.
-"11"). The two code sets are disjoint (letter+digits vs digits), so one mapping file holds both.
-Status codes are written "1" and "01" in the docs; leading zeros are dropped. Statuses repeat
-the events at a coarser grain, so they are not emitted next to them (that would double-count).
+Code: the event code (`Event[].Code`, e.g. "I01", or "01A" in the older form) for each event,
+and the status code (`Status` + `OldStatus[]`, e.g. "11") for each status. The sets are disjoint
+(letters+digits vs digits), so one mapping file holds both. Status codes are written "1" and
+"01" in the docs; leading zeros are dropped. Statuses are emitted next to the events because
+they are evidence too: an event list can stop short of the delivery its `Status` reports. A
+status repeated in `OldStatus` gets the same event id and deduplicates downstream.
 
 Zone rule: `TimeStamp` is "dd-MM-yyyy HH:mm:ss" (the updated-shipments call also sends ISO
 "2022-11-08T04:15:00") with no zone and no zone documented. It is Dutch wall-clock time, read
@@ -101,15 +102,13 @@ def _shipment(shipment: dict[str, Any], index: int, result: ParseResult) -> None
         result.problems.append(f"Shipment[{index}] has no Barcode")
         return
     events = _list(shipment.get("Event"))
-    if events:
-        entries = [(event, "Code", True) for event in events]
-    else:
-        old = _list(shipment.get("OldStatus")) + _list(shipment.get("OldStatuses"))
-        entries = [(status, "StatusCode", False) for status in [shipment.get("Status"), *old]]
-        entries = [entry for entry in entries if isinstance(entry[0], dict)]
-        if not entries:
-            result.problems.append(f"{barcode}: no events and no status")
-    for position, (entry, code_key, is_event) in enumerate(entries):
+    old = _list(shipment.get("OldStatus")) + _list(shipment.get("OldStatuses"))
+    statuses = [status for status in [shipment.get("Status"), *old] if isinstance(status, dict)]
+    entries = [(event, "Code", True, n) for n, event in enumerate(events)]
+    entries += [(status, "StatusCode", False, n) for n, status in enumerate(statuses)]
+    if not entries:
+        result.problems.append(f"{barcode}: no events and no status")
+    for entry, code_key, is_event, position in entries:
         label = f"{barcode} {'Event' if is_event else 'Status'}[{position}]"
         if not isinstance(entry, dict):
             result.problems.append(f"{label} is not an object")

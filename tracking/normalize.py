@@ -36,13 +36,15 @@ UNKNOWN = Canonical(Status.UNKNOWN, Reason.NONE)
 
 def load_mapping(path: Path) -> dict[str, Canonical]:
     table: dict[str, Canonical] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            try:
-                canonical = Canonical(Status(row["status"]), Reason(row.get("reason") or ""))
-            except ValueError as exc:
-                raise MappingError(f"{path.name}:{line}: {exc}") from None
-            table[row["code"].strip().upper()] = canonical
+    # "#" lines name the file's sources; they close the file, so plain CSV readers see the
+    # header first and line numbers stay right.
+    lines = [text for text in path.read_text(encoding="utf-8").splitlines(True) if text[:1] != "#"]
+    for line, row in enumerate(csv.DictReader(lines), start=2):
+        try:
+            canonical = Canonical(Status(row["status"]), Reason(row.get("reason") or ""))
+        except ValueError as exc:
+            raise MappingError(f"{path.name}:{line}: {exc}") from None
+        table[row["code"].strip().upper()] = canonical
     return table
 
 
