@@ -12,7 +12,6 @@ The helpers below are shared by the encoders (tools/sim_formats.py, tools/sim_fo
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from functools import cache
 from typing import Any
 
 import connectors
-from tracking.normalize import MAPPINGS_DIR
+from tracking.normalize import MAPPINGS_DIR, mapping_rows
 
 __all__ = [
     "CODES",
@@ -118,9 +117,8 @@ REASON_GAPS: dict[str, dict[str, str]] = {
 @cache
 def _rows(mapping: str) -> dict[str, tuple[str, str, str]]:
     """code -> (status, reason, description) of a mapping file, read as the carriers' manual."""
-    with (MAPPINGS_DIR / f"{mapping}.csv").open(newline="", encoding="utf-8") as handle:
-        return {r["code"]: (r["status"], r["reason"], r["description"])
-                for r in csv.DictReader(handle)}  # fmt: skip
+    rows = mapping_rows(MAPPINGS_DIR / f"{mapping}.csv")
+    return {r["code"]: (r["status"], r["reason"], r["description"]) for _, r in rows}
 
 
 def intended(payload_format: str, code: str) -> tuple[str, str]:

@@ -34,12 +34,19 @@ class Canonical:
 UNKNOWN = Canonical(Status.UNKNOWN, Reason.NONE)
 
 
+def mapping_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of a mapping file; its leading "#" lines name the code list's sources."""
+    lines = path.read_text(encoding="utf-8").splitlines(True)
+    skipped = 0
+    while skipped < len(lines) and lines[skipped].startswith("#"):
+        skipped += 1
+    rows = csv.DictReader(lines[skipped:])
+    return [(skipped + 2 + index, row) for index, row in enumerate(rows)]
+
+
 def load_mapping(path: Path) -> dict[str, Canonical]:
     table: dict[str, Canonical] = {}
-    # "#" lines name the file's sources; they close the file, so plain CSV readers see the
-    # header first and line numbers stay right.
-    lines = [text for text in path.read_text(encoding="utf-8").splitlines(True) if text[:1] != "#"]
-    for line, row in enumerate(csv.DictReader(lines), start=2):
+    for line, row in mapping_rows(path):
         try:
             canonical = Canonical(Status(row["status"]), Reason(row.get("reason") or ""))
         except ValueError as exc:

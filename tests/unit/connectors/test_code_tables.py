@@ -1,9 +1,9 @@
 """Every code in a carrier's published list is mapped, and mapped on purpose.
 
 `connectors/mappings/<name>.codes` holds the carrier's published code list as data (sources in
-the closing "#" lines of `<name>.csv`); X12 214 adds `x12_214.reasons`, the AT7-02 reason list,
+the leading "#" lines of `<name>.csv`); X12 214 adds `x12_214.reasons`, the AT7-02 reason list,
 because the connector builds "STATUS-REASON" codes. A row mapped to `unknown` must say why:
-such a code is not status evidence, so it keeps the parcel's current status (agents/state.py
+such a code is not status evidence, so it keeps the parcel's current status (tracking/state.py
 skips it).
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.normalize import MAPPINGS_DIR, load_mapping
-from agents.taxonomy import Reason, Status
+from tracking.normalize import MAPPINGS_DIR, load_mapping
+from tracking.taxonomy import Reason, Status
 
 CARRIERS = ["fedex", "ups", "usps", "dhl", "postnl", "canadapost", "x12_214"]
 # The AT7-01 statuses whose meaning the AT7-02 reason completes (an attempt that failed for a

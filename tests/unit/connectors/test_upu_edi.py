@@ -9,8 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import connectors
-from agents.normalize import MAPPINGS_DIR, Normalizer, load_mapping
-from agents.taxonomy import Reason, Status
 from connectors import upu_edi
 from tests.conftest import FIXTURES
 from tests.connector_fuzz import (
@@ -20,6 +18,8 @@ from tests.connector_fuzz import (
     json_values,
 )
 from tests.golden import assert_golden
+from tracking.normalize import MAPPINGS_DIR, Normalizer, load_mapping
+from tracking.taxonomy import Reason, Status
 
 MULTI = FIXTURES / "upu_edi" / "multi_item.json"
 CUSTOMS = FIXTURES / "upu_edi" / "customs.json"
