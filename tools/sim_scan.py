@@ -86,11 +86,11 @@ CODES: dict[str, dict[str, str | None]] = {
     "postnl": {"CR": "A01", "PU": "B04", "AF": "J01", "DF": "Q13", "AD": "X08", "OD": "J05",
                "FA": "K14", "PK": "I08", "DL": "I01", "DY": "V06", "CH": "Y25", "CC": "X04",
                "DM": "Y04", "LS": "Y71", "RF": "Y03", "RS": "K43", "RT": "J63", "ZZ9": "Z99"},
-    # canadapost.csv has no info-received, failed-attempt or returned code: a missed delivery
-    # is a notice card (1701, available for pickup), a return ends at 1420 "being returned".
-    "canadapost": {"CR": None, "PU": "0100", "AF": "4600", "DF": "4500", "AD": "4310",
-                   "OD": "0174", "FA": None, "PK": "1410", "DL": "1496", "DY": "2412",
-                   "CH": "1414", "CC": "4500", "DM": "1414", "LS": "1414", "RF": "1414",
+    # Canada Post's domestic hub scans (0400/0410) and, abroad, 4310/4500; Customs is 0810. There
+    # is no "returned" code: a return ends at 1420 "being returned to sender".
+    "canadapost": {"CR": "3000", "PU": "2300", "AF": "0400", "DF": "0410", "AD": "4310",
+                   "OD": "0174", "FA": "1411", "PK": "1701", "DL": "1496", "DY": "0162",
+                   "CH": "0810", "CC": "4500", "DM": "0710", "LS": "0179", "RF": "0121",
                    "RS": "1420", "RT": None, "ZZ9": "9999"},
 }  # fmt: skip
 
@@ -108,9 +108,8 @@ REASON_GAPS: dict[str, dict[str, str]] = {
     "x12_214": {"LS": "damaged"},
     # "transit" and "failure" are all DHL's statusCode says; the why is in the free text.
     "dhl": {code: "" for code in ("AF", "DF", "AD", "DY", "CH", "DM", "LS", "RF")},
-    # No departed-facility code (4500 "in transit to the delivery office" is nearest), and every
-    # exception but an address problem is 1414 "Item held at a Canada Post facility".
-    "canadapost": {"DF": "", "CH": "", "DM": "", "LS": "", "RF": ""},
+    # No code says lost: 0179 "Item cannot be delivered; more details to be provided" is nearest.
+    "canadapost": {"LS": ""},
 }
 
 
