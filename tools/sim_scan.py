@@ -92,6 +92,12 @@ CODES: dict[str, dict[str, str | None]] = {
                    "OD": "0174", "FA": "1411", "PK": "1701", "DL": "1496", "DY": "0162",
                    "CH": "0810", "CC": "4500", "DM": "0710", "LS": "0179", "RF": "0121",
                    "RS": "1420", "RT": None, "ZZ9": "9999"},
+    # UPU EMSEVT events: hubs are transit offices of exchange (EMJ/EMK). EMSEVT has no pre-advice
+    # and no return events. "3" is the numeric IPS event type of the UPU API's own example, which
+    # no public list maps (connectors/upu_edi.py passes it through as unknown).
+    "upu_edi": {"CR": None, "PU": "EMA", "AF": "EMJ", "DF": "EMK", "AD": "EMD", "OD": "EDG",
+                "FA": "EMH", "PK": "EDH", "DL": "EMI", "DY": "EDA", "CH": "EME", "CC": "EDC",
+                "DM": "EDX", "LS": "EDX", "RF": "EDX", "RS": None, "RT": None, "ZZ9": "3"},
 }  # fmt: skip
 
 # Judgement calls: (format, simulator code) -> the reason the carrier's code really yields.
@@ -110,6 +116,9 @@ REASON_GAPS: dict[str, dict[str, str]] = {
     "dhl": {code: "" for code in ("AF", "DF", "AD", "DY", "CH", "DM", "LS", "RF")},
     # No code says lost: 0179 "Item cannot be delivered; more details to be provided" is nearest.
     "canadapost": {"LS": ""},
+    # EMH's why is in NonDeliveryReasonCd, whose code list is the UPU's (members only), so the
+    # mapping cannot read it; the only exception besides customs is EDX "import terminated".
+    "upu_edi": {"FA": "", "DM": "other", "LS": "other", "RF": "other"},
 }
 
 
