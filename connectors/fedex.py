@@ -141,7 +141,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     if exception:
         description = f"{description} ({exception})" if description else exception
     return CarrierScan(
-        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms, f"{postal}|{city}|{country}"),
+        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms),
         carrier=CARRIER,
         tracking_number=number,
         code=code,
