@@ -57,6 +57,10 @@ class CarrierScan:
     region: str = ""
     postal_code: str = ""
     country: str = ""
+    # The carrier's id for the shipment when its tracking number alone is not unique (FedEx
+    # reuses numbers: trackingNumberUniqueId); "" otherwise. It keeps two shipments under one
+    # number apart as parcels and never enters the event id (see scan_event_id).
+    shipment_id: str = ""
 
 
 # What a carrier's delivery estimate means; see connectors/README.md, "Carrier ETAs".
@@ -83,6 +87,7 @@ class CarrierEta:
     window_end_ms: int = 0
     kind: EtaKind = "estimated"
     zone_assumed: bool = False
+    shipment_id: str = ""  # as on CarrierScan
 
     @classmethod
     def window(
@@ -93,11 +98,12 @@ class CarrierEta:
         end_ms: int,
         kind: EtaKind = "estimated",
         zone_assumed: bool = False,
+        shipment_id: str = "",
     ) -> CarrierEta:
         """An estimate given as a window (either bound may be 0 = open): the end, else the
         start, is the best estimate. The caller ensures at least one bound is set."""
         return cls(tracking_number, carrier, end_ms or start_ms, start_ms, end_ms, kind,
-                   zone_assumed)  # fmt: skip
+                   zone_assumed, shipment_id)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -133,7 +139,9 @@ def scan_event_id(carrier: str, tracking_number: str, code: str, occurred_at_ms:
     left out (one API says "MEMPHIS, TN", another "Memphis TN US"), and so are seconds: one
     source rounds, another truncates, another has no seconds at all. Two different scans of a
     parcel with the same code in the same minute therefore share an id; no carrier scans a
-    parcel twice with one code within a minute for different reasons.
+    parcel twice with one code within a minute for different reasons. A carrier's shipment id
+    (CarrierScan.shipment_id) stays out too: shipments that reuse a tracking number are months
+    apart, so their scans never share a minute, and a source without the id still agrees.
     """
     minute = occurred_at_ms // MINUTE_MS
     key = f"{carrier}\x1f{tracking_number}\x1f{code.strip().upper()}\x1f{minute}"
