@@ -25,7 +25,7 @@ Zone rule: `TimeStamp` is "dd-MM-yyyy HH:mm:ss" (the updated-shipments call also
 in Europe/Amsterdam (zoneinfo resolves CET/CEST) and flagged `zone_assumed`.
 
 Places: a scan carries only `LocationCode`, PostNL's internal depot number; no city, postal code
-or country is given per scan, and none is guessed. The location code feeds the event id.
+or country is given per scan, and none is guessed.
 """
 
 from __future__ import annotations
@@ -142,10 +142,9 @@ def _scan(
     except (ParseError, ValueError, OverflowError) as exc:
         result.problems.append(f"{label} ({code}) skipped: {exc}")
         return None
-    location = _text(entry.get("LocationCode"))
     description = _text(entry.get("Description")) or _text(entry.get("StatusDescription"))
     return CarrierScan(
-        event_id=scan_event_id(CARRIER, barcode, code, occurred_at_ms, location),
+        event_id=scan_event_id(CARRIER, barcode, code, occurred_at_ms),
         carrier=CARRIER,
         tracking_number=barcode,
         code=code,
