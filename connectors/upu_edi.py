@@ -35,17 +35,16 @@ post scans EMA/EMB/EMC and the export events, the receiving post EMD..EMI and th
 origin or destination country. Transit events (EMJ, EMK) without a LocationId have no place.
 
 Zone rule: `EventLocalDate` is the office's local time. An ISO offset in it is exact. Without
-one it is read in the zone of the event's country when that country keeps a single zone (table
-in `_zone_for`, to be replaced by connectors/zones.py), else in UTC, and always flagged
-`zone_assumed`. A date alone is noon, flagged. `CaptureGmtDate` is when IPS recorded the event,
-not when it happened, so it is never used as the scan time.
+one it is read in the zone of the event's country (`times.zone_at`, README rule 3): a country
+with one zone (or one for nearly all of it) gives that zone, a multi-zone country such as the US
+gives none and the time is read in UTC; either way it is flagged `zone_assumed`. The event names
+no region or city, so nothing finer decides. A date alone is noon, flagged. `CaptureGmtDate` is
+when IPS recorded the event, not when it happened, so it is never used as the scan time.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from connectors.base import (
     CarrierScan,
@@ -57,7 +56,7 @@ from connectors.base import (
     text_field,
 )
 from connectors.places import country_code
-from connectors.times import parse_iso
+from connectors.times import parse_iso, zone_at
 
 MAPPING = "upu_edi"
 
@@ -69,48 +68,6 @@ _DESTINATION_EVENTS = frozenset(
      "EDH", "EDX"}
 )  # fmt: skip
 _REASONS = ("RetentionReasonCd", "NonDeliveryReasonCd", "NonDeliveryMeasureCd", "ConditionCd")
-
-# Posts on the UPU network whose country keeps one civil zone (multi-zone countries such as
-# US, CA, AU, BR, RU, MX are left out on purpose: their local times are read in UTC, flagged).
-_SINGLE_ZONE = """
-Europe/Amsterdam NL
-Europe/Berlin DE
-Europe/Brussels BE
-Europe/Paris FR
-Europe/London GB
-Europe/Dublin IE
-Europe/Zurich CH
-Europe/Vienna AT
-Europe/Rome IT
-Europe/Madrid ES
-Europe/Lisbon PT
-Europe/Warsaw PL
-Europe/Prague CZ
-Europe/Stockholm SE
-Europe/Oslo NO
-Europe/Copenhagen DK
-Europe/Helsinki FI
-Europe/Athens GR
-Europe/Istanbul TR
-Asia/Shanghai CN
-Asia/Hong_Kong HK
-Asia/Tokyo JP
-Asia/Seoul KR
-Asia/Singapore SG
-Asia/Kolkata IN
-Asia/Dubai AE
-Asia/Jerusalem IL
-Africa/Johannesburg ZA
-Pacific/Auckland NZ
-"""
-_ZONES = {line.split()[1]: line.split()[0] for line in _SINGLE_ZONE.strip().splitlines()}
-
-
-def _zone_for(country: str) -> tzinfo | None:
-    """The zone a local time in `country` is read in, or None when the country spans several.
-    Kept in this one function so connectors/zones.py (zone_for) can replace it."""
-    name = _ZONES.get(country)
-    return ZoneInfo(name) if name else None
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
@@ -180,15 +137,13 @@ def _scan(
         result.problems.append(f"{label} ({code}) has no EventLocalDate; skipped")
         return None
     try:
-        occurred_at_ms, zone_assumed = parse_iso(moment, _zone_for(country) or UTC)
+        occurred_at_ms, zone_assumed = parse_iso(moment, zone_at(country))
     except (ParseError, ValueError, OverflowError) as exc:
         result.problems.append(f"{label} ({code}) skipped: {exc}")
         return None
     reasons = [f"{name} {text_field(event, name)}" for name in _REASONS if text_field(event, name)]
     return CarrierScan(
-        event_id=scan_event_id(
-            ctx.carrier, tracking_number, code, occurred_at_ms, f"{office}|{country}"
-        ),
+        event_id=scan_event_id(ctx.carrier, tracking_number, code, occurred_at_ms),
         carrier=ctx.carrier,
         tracking_number=tracking_number,
         code=code,
