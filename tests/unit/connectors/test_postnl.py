@@ -17,7 +17,13 @@ CTX = connectors.ParseContext("postnl", 0, "test")
 
 
 @pytest.mark.parametrize(
-    "name", ["complete_status.json", "current_status.json", "status_evidence.json"]
+    "name",
+    [
+        "complete_status.json",
+        "current_status.json",
+        "status_evidence.json",
+        "status_repeats_event.json",
+    ],
 )
 def test_fixtures_match_golden_pairs(name: str) -> None:
     result = assert_golden("postnl", FIXTURES / "postnl" / name)
@@ -27,8 +33,23 @@ def test_fixtures_match_golden_pairs(name: str) -> None:
 def test_duplicate_scan_keeps_one_event_id() -> None:
     ids = [scan.event_id for scan in connectors.parse("postnl", FIXTURE.read_bytes(), CTX).scans]
     assert ids[2] == ids[3], "a scan listed twice must keep its id so dedup can drop it"
-    assert ids[7] == ids[8], "Status repeated as OldStatus[0] is one scan"
-    assert len(set(ids)) == len(ids) - 2
+    assert len(set(ids)) == len(ids) - 1
+    body = (FIXTURES / "postnl" / "status_evidence.json").read_bytes()
+    ids = [scan.event_id for scan in connectors.parse("postnl", body, CTX).scans]
+    assert ids[4] == ids[5], "Status repeated as OldStatus[0] is one scan"
+
+
+def test_a_status_that_repeats_an_event_is_not_a_scan() -> None:
+    """Every response carries Status; when it only sums up the newest event ("11" for "I01", at
+    the same time) it must not count the delivery twice, and older statuses never do."""
+    body = (FIXTURES / "postnl" / "status_repeats_event.json").read_bytes()
+    scans = connectors.parse("postnl", body, CTX).scans
+    events = ["A01", "B01", "J01", "J05", "I01"]
+    assert [scan.code for scan in scans] == events
+    newer = json.loads(body)
+    newer["CompleteStatus"]["Shipment"]["Status"]["TimeStamp"] = "14-07-2026 11:06:53"
+    scans = connectors.parse("postnl", json.dumps(newer).encode(), CTX).scans
+    assert [scan.code for scan in scans] == [*events, "11"], "a second newer is evidence again"
 
 
 def test_status_is_evidence_when_the_events_stop_short_of_it() -> None:
