@@ -81,6 +81,12 @@ def _depot(scan: SimScan) -> str:
     return f"{100_000 + int.from_bytes(digest, 'big') % 900_000}"
 
 
+def _postnl_status(code: str) -> str:
+    """The status an event code belongs to, as postnl.csv documents it: "event (status 5): ..."."""
+    _, found, rest = describe("postnl", code).partition("(status ")
+    return rest.partition(")")[0] if found else "99"
+
+
 def postnl(carrier: str, scans: Sequence[SimScan]) -> bytes:
     def event(s: SimScan) -> dict[str, str]:
         code = carrier_code("postnl", s)
@@ -88,13 +94,17 @@ def postnl(carrier: str, scans: Sequence[SimScan]) -> bytes:
         return {"Code": code, "Description": text.partition("): ")[2] or text,
                 "LocationCode": _depot(s), "TimeStamp": _postnl_timestamp(s)}  # fmt: skip
 
-    # Events only, no Status/OldStatus: the parser reads each status as a scan of its own (the
-    # status code, no LocationCode), so it never shares an event id with the event it sums up.
-    # A Status here would add scans the simulator never meant, and which ones would depend on
-    # the rest of the bundle (its newest event), so a re-sent scan would not parse the same.
-    shipments = [{"MainBarcode": number, "Barcode": number, "Event": [event(s) for s in group]}
-                 for number, group in by_parcel(scans, newest_first=False)]  # fmt: skip
-    # one shipment is sent as an object, several as a list (PostNL lists events oldest first)
+    shipments = []
+    for number, group in by_parcel(scans, newest_first=False):  # PostNL lists oldest first
+        status = _postnl_status(carrier_code("postnl", group[-1]))
+        text = describe("postnl", status).removeprefix("status: ").partition(" / ")[0]
+        # As in every real answer, Status sums up the newest event, at its time: the parser
+        # reads a status only when it is newer than every event, so this one adds no scan.
+        shipments.append({"MainBarcode": number, "Barcode": number,
+                          "Event": [event(s) for s in group],
+                          "Status": {"TimeStamp": _postnl_timestamp(group[-1]),
+                                     "StatusCode": status, "StatusDescription": text}})  # fmt: skip
+    # one shipment is sent as an object, several as a list
     return compact_json({"CompleteStatus": {"Shipment": shipments[0] if len(shipments) == 1
                                             else shipments}})  # fmt: skip
 
