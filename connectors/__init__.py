@@ -11,21 +11,27 @@ from types import ModuleType
 from typing import Protocol
 
 from connectors.base import (
+    ETA_KINDS,
+    CarrierEta,
     CarrierScan,
     ConnectorError,
     ParseContext,
     ParseError,
     ParseResult,
+    Reject,
     UnknownCarrier,
     scan_event_id,
 )
 
 __all__ = [
+    "ETA_KINDS",
+    "CarrierEta",
     "CarrierScan",
     "ConnectorError",
     "ParseContext",
     "ParseError",
     "ParseResult",
+    "Reject",
     "UnknownCarrier",
     "known_formats",
     "mapping_for",
@@ -46,6 +52,7 @@ REGISTRY: dict[str, str] = {
     "postnl": "connectors.postnl",
     "x12_214": "connectors.x12_214",
     "csv": "connectors.csv_drop",
+    "upu_edi": "connectors.upu_edi",
 }
 
 

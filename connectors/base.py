@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 class ConnectorError(Exception):
@@ -58,23 +58,94 @@ class CarrierScan:
     region: str = ""
     postal_code: str = ""
     country: str = ""
+    # The carrier's id for the shipment when its tracking number alone is not unique (FedEx
+    # reuses numbers: trackingNumberUniqueId); "" otherwise. It keeps two shipments under one
+    # number apart as parcels and never enters the event id (see scan_event_id).
+    shipment_id: str = ""
+
+
+# What a carrier's delivery estimate means; see connectors/README.md, "Carrier ETAs".
+EtaKind = Literal["estimated", "scheduled", "appointment", "promised"]
+ETA_KINDS: tuple[EtaKind, ...] = ("estimated", "scheduled", "appointment", "promised")
+
+
+@dataclass(slots=True)
+class CarrierEta:
+    """The carrier's own delivery estimate for a parcel: a fact about the parcel, not a scan.
+
+    `estimated_at_ms` is the carrier's single best estimate. When the carrier gives only a
+    window, it is the window's end: carriers word windows as "delivered by", a delivery after
+    the end is what they (and customers) call late, and the end is the one bound every window
+    has (an open "before 18:00" has no start). `window_start_ms`/`window_end_ms` are 0 when the
+    carrier gives no such bound. Times follow the zone rules; `zone_assumed` is True whenever
+    any of them was read in an inferred or default zone, and a date alone is noon (rule 4).
+    """
+
+    tracking_number: str
+    carrier: str
+    estimated_at_ms: int
+    window_start_ms: int = 0
+    window_end_ms: int = 0
+    kind: EtaKind = "estimated"
+    zone_assumed: bool = False
+    shipment_id: str = ""  # as on CarrierScan
+
+    @classmethod
+    def window(
+        cls,
+        tracking_number: str,
+        carrier: str,
+        start_ms: int,
+        end_ms: int,
+        kind: EtaKind = "estimated",
+        zone_assumed: bool = False,
+        shipment_id: str = "",
+    ) -> CarrierEta:
+        """An estimate given as a window (either bound may be 0 = open): the end, else the
+        start, is the best estimate. The caller ensures at least one bound is set."""
+        return cls(tracking_number, carrier, end_ms or start_ms, start_ms, end_ms, kind,
+                   zone_assumed, shipment_id)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Reject:
+    """One bad item inside an otherwise good payload, so the pipeline can dead-letter just it.
+
+    `fragment` is the item's original bytes when the parser has the slice (a CSV line, an X12
+    segment loop) and its compact JSON re-encoding when it does not (json.loads keeps no
+    offsets). `reason` is written for the carrier's integrator, like ParseError's.
+    """
+
+    reason: str
+    fragment: bytes
 
 
 @dataclass(slots=True)
 class ParseResult:
     scans: list[CarrierScan] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    etas: list[CarrierEta] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
 
 
-def scan_event_id(
-    carrier: str, tracking_number: str, code: str, occurred_at_ms: int, location: str = ""
-) -> str:
-    """A deterministic id for a scan, so a re-sent or re-polled scan deduplicates to one event.
+MINUTE_MS = 60_000
 
-    Built from what identifies a scan physically (who, which parcel, what, when, where), not
-    from arrival metadata, which differs on every redelivery.
+
+def scan_event_id(carrier: str, tracking_number: str, code: str, occurred_at_ms: int) -> str:
+    """A deterministic id for a scan, the same from every source of the same carrier, so a
+    re-sent, re-polled or cross-source copy of a scan deduplicates to one event.
+
+    Built only from what two sources of one carrier agree on: carrier, parcel, the carrier's
+    code (case and padding aside) and the minute, in UTC, the scan happened. Location text is
+    left out (one API says "MEMPHIS, TN", another "Memphis TN US"), and so are seconds: one
+    source rounds, another truncates, another has no seconds at all. Two different scans of a
+    parcel with the same code in the same minute therefore share an id; no carrier scans a
+    parcel twice with one code within a minute for different reasons. A carrier's shipment id
+    (CarrierScan.shipment_id) stays out too: shipments that reuse a tracking number are months
+    apart, so their scans never share a minute, and a source without the id still agrees.
     """
-    key = f"{carrier}\x1f{tracking_number}\x1f{code}\x1f{occurred_at_ms}\x1f{location}"
+    minute = occurred_at_ms // MINUTE_MS
+    key = f"{carrier}\x1f{tracking_number}\x1f{code.strip().upper()}\x1f{minute}"
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 

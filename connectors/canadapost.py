@@ -170,7 +170,7 @@ def _scan(pin: str, occurrence: ET.Element, label: str, result: ParseResult) -> 
         return None
     region = province.upper() if country == "CA" else ""
     return CarrierScan(
-        event_id=scan_event_id(CARRIER, pin, code, occurred_at_ms, f"{city}|{region}|{country}"),
+        event_id=scan_event_id(CARRIER, pin, code, occurred_at_ms),
         carrier=CARRIER,
         tracking_number=pin,
         code=code,

@@ -143,9 +143,7 @@ def _scan(fields: dict[str, str], ctx: ParseContext) -> CarrierScan:
         fields.get("city"), fields.get("postal_code"), fields.get("country")
     )
     return CarrierScan(
-        event_id=scan_event_id(
-            carrier, tracking_number, code, occurred_at_ms, f"{postal}|{city}|{country}"
-        ),
+        event_id=scan_event_id(carrier, tracking_number, code, occurred_at_ms),
         carrier=carrier,
         tracking_number=tracking_number,
         code=code,

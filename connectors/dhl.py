@@ -145,9 +145,7 @@ def _scan(
         return None
     description = text_value(event.get("description")) or text_value(event.get("status"))
     return CarrierScan(
-        event_id=scan_event_id(
-            CARRIER, tracking_number, code, occurred_at_ms, f"{postal}|{city}|{country}"
-        ),
+        event_id=scan_event_id(CARRIER, tracking_number, code, occurred_at_ms),
         carrier=CARRIER,
         tracking_number=tracking_number,
         code=code,

@@ -23,7 +23,27 @@ the normalizer looks codes up exactly, so "DE:08" would turn every undocumented 
 into `unknown`; it goes into the description instead, where people read it.
 
 Time rule: `date` is ISO 8601 with the scan location's UTC offset, so it is exact. A `date`
-without an offset is read as UTC and flagged `zone_assumed`; a date alone as noon UTC, flagged.
+without an offset is still read as UTC and flagged `zone_assumed` (a date alone: noon UTC):
+the simulator writes FedEx's zoneless scans as UTC wall time, so reading them in the scan
+location's zone waits for the simulator to write local wall time (branch conn-a-scan-zones).
+
+Carrier ETAs (`ParseResult.etas`), per track result, from the same reference:
+- `estimatedDeliveryTimeWindow.window` {begins, ends}: "the estimated window for time of
+  delivery, may be periodically updated" -> kind `estimated`; without a window, the
+  `dateAndTimes` entry of type ESTIMATED_DELIVERY.
+- `standardTransitTimeWindow.window`: "the standard committed window of time by which the
+  package is expected to be delivered" -> kind `promised`; else `dateAndTimes` COMMITMENT.
+- `dateAndTimes` APPOINTMENT_DELIVERY -> kind `appointment`.
+Window bounds without an offset are read in the destination's zone (destinationLocation,
+recipientInformation or lastUpdatedDestinationAddress), flagged. FedEx writes a day-definite
+commitment as local midnight ("ends": "2021-10-15T00:00:00-06:00" in the reference example):
+a bound at exactly 00:00:00 is that day, read as noon like any date alone, and flagged.
+
+Identity: FedEx reuses tracking numbers; `trackingNumberInfo.trackingNumberUniqueId` (for
+example "12027~794612345670~FDEG") tells the shipments apart. `tracking_number` stays the
+carrier number (the one merchants register and customers type); the unique id goes into
+`shipment_id` on every scan and ETA of that shipment, so the pipeline can keep two shipments
+under one number apart. It stays out of the event id (see `base.scan_event_id`).
 
 Per-parcel errors (not found, empty scan list) and per-scan oddities (no location, unreadable
 time: the scan is skipped) are reported in `problems`; only a body that is not a Track API
@@ -32,10 +52,13 @@ response at all raises `ParseError`.
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
 from connectors.base import (
+    CarrierEta,
     CarrierScan,
+    EtaKind,
     ParseContext,
     ParseError,
     ParseResult,
@@ -44,7 +67,7 @@ from connectors.base import (
     text_field,
 )
 from connectors.places import place
-from connectors.times import parse_iso
+from connectors.times import parse_iso, utc_ms, zone_at
 
 MAPPING = "fedex"
 CARRIER = "fedex"
@@ -95,9 +118,11 @@ def _parcel(track: dict[str, Any], fallback_number: str, where: str, result: Par
     if not number:
         result.problems.append(f"{where} has no tracking number")
         return
+    shipment = text_field(track.get("trackingNumberInfo"), "trackingNumberUniqueId")
     error = track.get("error")
     if error:
         result.problems.append(f"{number}: {_error(error)}")
+    _etas(number, shipment, track, result)
     events = track.get("scanEvents")
     if not isinstance(events, list) or not events:
         if not error:
@@ -106,7 +131,75 @@ def _parcel(track: dict[str, Any], fallback_number: str, where: str, result: Par
     for index, event in enumerate(events):
         scan = _scan(number, event, f"{number} scanEvents[{index}]", result.problems)
         if scan is not None:
+            scan.shipment_id = shipment
             result.scans.append(scan)
+
+
+def _address(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _zone(address: dict[str, Any]) -> tzinfo:
+    return zone_at(text_field(address, "countryCode") or text_field(address, "countryName"),
+                   text_field(address, "stateOrProvinceCode"), text_field(address, "postalCode"),
+                   text_field(address, "city"))  # fmt: skip
+
+
+def _destination_zone(track: dict[str, Any]) -> tzinfo:
+    location = _address(track.get("destinationLocation")).get("locationContactAndAddress")
+    for address in (
+        _address(_address(location).get("address")),
+        _address(_address(track.get("recipientInformation")).get("address")),
+        _address(track.get("lastUpdatedDestinationAddress")),
+    ):
+        if address:
+            return _zone(address)
+    return zone_at("")
+
+
+# (kind, the time-window field, the dateAndTimes type that stands in when there is no window)
+_ETA_SOURCES: tuple[tuple[EtaKind, str, str], ...] = (
+    ("estimated", "estimatedDeliveryTimeWindow", "ESTIMATED_DELIVERY"),
+    ("promised", "standardTransitTimeWindow", "COMMITMENT"),
+    ("appointment", "", "APPOINTMENT_DELIVERY"),
+)
+
+
+def _etas(number: str, shipment: str, track: dict[str, Any], result: ParseResult) -> None:
+    zone = _destination_zone(track)
+    entries = track.get("dateAndTimes")
+    dated = {text_field(entry, "type"): text_field(entry, "dateTime")
+             for entry in (entries if isinstance(entries, list) else ())}  # fmt: skip
+    for kind, window_field, date_type in _ETA_SOURCES:
+        window = _address(_address(track.get(window_field)).get("window")) if window_field else {}
+        begins, ends = text_field(window, "begins"), text_field(window, "ends")
+        single = "" if begins or ends else dated.get(date_type, "")  # one instant, no window
+        if not (begins or ends or single):
+            continue
+        try:
+            (start, start_assumed), (end, end_assumed) = _bound(begins, zone), _bound(ends, zone)
+            at, at_assumed = _bound(single, zone)
+        except (ParseError, ValueError, OverflowError) as exc:
+            result.problems.append(f"{number}: {kind} delivery {begins or single!r}: {exc}")
+            continue
+        if single:
+            eta = CarrierEta(number, CARRIER, at, 0, 0, kind, at_assumed, shipment)
+        else:
+            assumed = start_assumed or end_assumed
+            eta = CarrierEta.window(number, CARRIER, start, end, kind, assumed, shipment)
+        result.etas.append(eta)
+
+
+def _bound(text: str, zone: tzinfo) -> tuple[int, bool]:
+    """(epoch ms, assumed) of one window bound; (0, False) when the bound is not given."""
+    if not text:
+        return 0, False
+    at, assumed = parse_iso(text, zone)
+    if len(text) > 10:
+        moment = datetime.fromisoformat(text)
+        if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+            return utc_ms(moment.replace(hour=12), zone)[0], True  # a day-definite date
+    return at, assumed
 
 
 def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierScan | None:
@@ -117,6 +210,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     if not code:
         problems.append(f"{where} has no eventType")
         return None
+    location = _address(event.get("scanLocation"))
     stamp = text_field(event, "date")
     try:
         occurred_at_ms, zone_assumed = parse_iso(stamp)
@@ -124,9 +218,6 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
         problems.append(f"{where} skipped: date {stamp!r}: {exc}")
         return None
 
-    location = event.get("scanLocation")
-    if not isinstance(location, dict):
-        location = {}
     city, postal, country = place(
         text_field(location, "city"),
         text_field(location, "postalCode"),
@@ -141,7 +232,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     if exception:
         description = f"{description} ({exception})" if description else exception
     return CarrierScan(
-        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms, f"{postal}|{city}|{country}"),
+        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms),
         carrier=CARRIER,
         tracking_number=number,
         code=code,

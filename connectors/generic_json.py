@@ -5,13 +5,19 @@
                  "occurred_at": "2026-11-20T14:03:00+01:00",
                  "location": {"city": "Berlin", "postal_code": "10115", "country": "DE"}}]}
 
-A single event object (without the "events" list) is accepted too. Time rule: ISO 8601 with an
+A single event object (without the "events" list) is accepted too. One bad event (not an
+object, a required field missing, an unreadable time) does not cost the others: it goes to
+`ParseResult.rejects` with its reason and its compact JSON (json.loads keeps no byte offsets),
+and the good events are kept. A body in which every event is bad, or that is not an object
+with an events list, raises ParseError with the (first) reason: there is nothing to keep, and
+the whole body is dead-lettered. Time rule: ISO 8601 with an
 offset is exact; a timestamp without one is taken as UTC and flagged `zone_assumed`; a date
 alone is taken as noon UTC (the middle of the day errs least either way) and flagged too.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from connectors.base import (
@@ -19,6 +25,7 @@ from connectors.base import (
     ParseContext,
     ParseError,
     ParseResult,
+    Reject,
     load_json,
     scan_event_id,
 )
@@ -41,12 +48,26 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
 
     result = ParseResult()
     for index, event in enumerate(events):
-        if not isinstance(event, dict):
-            raise ParseError(f"events[{index}] is not an object")
-        result.scans.append(_scan(carrier, event, index))
-    if not result.scans:
+        try:
+            if not isinstance(event, dict):
+                raise ParseError(f"events[{index}] is not an object")
+            result.scans.append(_scan(carrier, event, index))
+        except ParseError as exc:
+            result.rejects.append(Reject(exc.reason, _fragment(event)))
+    if not events:
         result.problems.append("payload holds no events")
+    elif not result.scans:
+        raise ParseError(result.rejects[0].reason)
     return result
+
+
+def _fragment(event: Any) -> bytes:
+    try:
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800" in the body): keep it escaped
+        return json.dumps(event, separators=(",", ":")).encode()
+    except RecursionError:  # nesting json.loads took but dumps cannot repeat
+        return repr(event).encode("utf-8", "backslashreplace")
 
 
 def _text(event: dict[str, Any], key: str, index: int, required: bool = False) -> str:
@@ -83,9 +104,7 @@ def _scan(carrier: str, event: dict[str, Any], index: int) -> CarrierScan:
         _text(location, "country", index),
     )
     return CarrierScan(
-        event_id=scan_event_id(
-            carrier, tracking_number, code, occurred_at_ms, f"{postal}|{city}|{country}"
-        ),
+        event_id=scan_event_id(carrier, tracking_number, code, occurred_at_ms),
         carrier=carrier,
         tracking_number=tracking_number,
         code=code,

@@ -13,18 +13,25 @@ codes 1-99 in phases 1 Collectie, 2 Sortering, 3 Distributie, 4 Afgeleverd, 99 n
 the event codes, each documented with the status it belongs to); PostNL's own SDK models
 (postnl-ecommerce-sdk: CompleteStatusShipment, Event, OldStatus, Status).
 
-Code: the event code (`Event[].Code`, e.g. "I01") when the shipment lists events, because it
-is the finest scan PostNL gives; otherwise the status code (`OldStatus[]` + `Status`, e.g.
-"11"). The two code sets are disjoint (letter+digits vs digits), so one mapping file holds both.
-Status codes are written "1" and "01" in the docs; leading zeros are dropped. Statuses repeat
-the events at a coarser grain, so they are not emitted next to them (that would double-count).
+Code: the event code (`Event[].Code`, e.g. "I01", or "01A" in the older form) for each event,
+and the status code (`Status` + `OldStatus[]`, e.g. "11") for a status newer than every event of
+its shipment. The sets are disjoint (letters+digits vs digits), so one mapping file holds both.
+Status codes are written "1" and "01" in the docs; leading zeros are dropped.
+
+Statuses: every response carries `Status`, and a status sums up an event at a coarser grain
+("11" delivered for the event "I01", at the event's time). Its code differs from the event's,
+so its event id does too, and emitting every status would count each milestone twice. A status
+is a scan of its own only when it is newer than the shipment's newest readable event: that is
+the case it is evidence for (the events stop at out for delivery, `Status` says delivered).
+With no readable events at all (a CurrentStatus answer), every status is a scan. A status
+repeated in `OldStatus` gets the same event id and deduplicates downstream.
 
 Zone rule: `TimeStamp` is "dd-MM-yyyy HH:mm:ss" (the updated-shipments call also sends ISO
 "2022-11-08T04:15:00") with no zone and no zone documented. It is Dutch wall-clock time, read
 in Europe/Amsterdam (zoneinfo resolves CET/CEST) and flagged `zone_assumed`.
 
 Places: a scan carries only `LocationCode`, PostNL's internal depot number; no city, postal code
-or country is given per scan, and none is guessed. The location code feeds the event id.
+or country is given per scan, and none is guessed.
 """
 
 from __future__ import annotations
@@ -101,24 +108,34 @@ def _shipment(shipment: dict[str, Any], index: int, result: ParseResult) -> None
         result.problems.append(f"Shipment[{index}] has no Barcode")
         return
     events = _list(shipment.get("Event"))
-    if events:
-        entries = [(event, "Code", True) for event in events]
-    else:
-        old = _list(shipment.get("OldStatus")) + _list(shipment.get("OldStatuses"))
-        entries = [(status, "StatusCode", False) for status in [shipment.get("Status"), *old]]
-        entries = [entry for entry in entries if isinstance(entry[0], dict)]
-        if not entries:
-            result.problems.append(f"{barcode}: no events and no status")
-    for position, (entry, code_key, is_event) in enumerate(entries):
-        label = f"{barcode} {'Event' if is_event else 'Status'}[{position}]"
-        if not isinstance(entry, dict):
-            result.problems.append(f"{label} is not an object")
-            continue
-        scan = _scan(barcode, entry, code_key, label, result)
+    old = _list(shipment.get("OldStatus")) + _list(shipment.get("OldStatuses"))
+    statuses = [status for status in [shipment.get("Status"), *old] if isinstance(status, dict)]
+    if not events and not statuses:
+        result.problems.append(f"{barcode}: no events and no status")
+    event_scans = []
+    for position, event in enumerate(events):
+        label = f"{barcode} Event[{position}]"
+        scan = _entry(barcode, event, "Code", label, result)
         if scan is not None:
-            if is_event and not _text(entry.get("LocationCode")):
+            if not _text(event.get("LocationCode")):
                 result.problems.append(f"{label} ({scan.code}) has no location")
+            event_scans.append(scan)
+    result.scans += event_scans
+    # a status at or before the newest event only repeats an event (module docstring)
+    newest = max((scan.occurred_at_ms for scan in event_scans), default=None)
+    for position, status in enumerate(statuses):
+        scan = _entry(barcode, status, "StatusCode", f"{barcode} Status[{position}]", result)
+        if scan is not None and (newest is None or scan.occurred_at_ms > newest):
             result.scans.append(scan)
+
+
+def _entry(
+    barcode: str, entry: Any, code_key: str, label: str, result: ParseResult
+) -> CarrierScan | None:
+    if not isinstance(entry, dict):
+        result.problems.append(f"{label} is not an object")
+        return None
+    return _scan(barcode, entry, code_key, label, result)
 
 
 def _time(text: str) -> tuple[int, bool]:
@@ -143,10 +160,9 @@ def _scan(
     except (ParseError, ValueError, OverflowError) as exc:
         result.problems.append(f"{label} ({code}) skipped: {exc}")
         return None
-    location = _text(entry.get("LocationCode"))
     description = _text(entry.get("Description")) or _text(entry.get("StatusDescription"))
     return CarrierScan(
-        event_id=scan_event_id(CARRIER, barcode, code, occurred_at_ms, location),
+        event_id=scan_event_id(CARRIER, barcode, code, occurred_at_ms),
         carrier=CARRIER,
         tracking_number=barcode,
         code=code,

@@ -4,6 +4,12 @@ Carriers send: ISO 8601 with offsets (exact), local wall-clock time plus a separ
 offset (exact once combined), local time with no zone at all (we assume the zone the carrier
 documents, or the scan location's, and flag it), and dates without a time (noon in the assumed
 zone, flagged: noon errs least either way).
+
+A naive time read in an IANA zone gets that zone's offset on that date (DST from zoneinfo).
+Twice a year a wall-clock time is ambiguous or does not exist; we read it with fold=0, which
+zoneinfo defines as the offset in force *before* the transition: 01:30 on the night clocks go
+back is the first (summer-time) 01:30, and 02:30 on the night they skip ahead is read at the
+winter offset (= 03:30 summer time). Neither can be decided from the text; both are flagged.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from connectors.base import ParseError
+from connectors.zones import zone_for
 
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
 
@@ -41,6 +48,12 @@ def in_range(ms: int) -> int:
     if not EARLIEST_MS <= ms < LATEST_MS:
         raise ParseError(f"time {ms} ms is outside 1970-2100")
     return ms
+
+
+def zone_at(country: str, region: str = "", postal_code: str = "", city: str = "") -> tzinfo:
+    """The zone to read a place's naive local times in (`zones.zone_for`), UTC when the place
+    says nothing. Pass it as `assume=`: the times stay flagged, the zone was inferred."""
+    return zone_for(country, region, postal_code, city) or UTC
 
 
 def utc_ms(moment: datetime, assume: tzinfo = UTC) -> tuple[int, bool]:

@@ -163,7 +163,7 @@ def _scan(number: str, activity: Any, where: str, problems: list[str]) -> Carrie
     if activity_code:
         description = f"{description} [{activity_code}]" if description else activity_code
     return CarrierScan(
-        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms, f"{postal}|{city}|{country}"),
+        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms),
         carrier=CARRIER,
         tracking_number=number,
         code=code,

@@ -119,7 +119,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     if not (city or postal or region):
         problems.append(f"{where} ({code}) has no location")
     return CarrierScan(
-        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms, f"{postal}|{city}|{country}"),
+        event_id=scan_event_id(CARRIER, number, code, occurred_at_ms),
         carrier=CARRIER,
         tracking_number=number,
         code=code,

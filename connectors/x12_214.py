@@ -160,10 +160,7 @@ def _scan(carrier: str, tracking: str, status: _Status, problems: list[str]) -> 
         problems.append(f"{tracking}: AT7 {status.code} date {status.date!r}: {exc}")
         return None
     return CarrierScan(
-        event_id=scan_event_id(
-            carrier, tracking, status.code, occurred_at_ms,
-            f"{status.postal}|{status.city}|{status.country}",
-        ),
+        event_id=scan_event_id(carrier, tracking, status.code, occurred_at_ms),
         carrier=carrier, tracking_number=tracking, code=status.code,
         description=status.description, occurred_at_ms=occurred_at_ms,
         zone_assumed=assumed or not clock, city=status.city, region=status.region,

@@ -1,4 +1,4 @@
-"""`parcelstream` command line: worker, sink, topics, migrate, webhook, import.
+"""`parcelstream` command line: worker, sink, topics, migrate, webhook, import, detect.
 
 The development tools (simulate, demo, report, bench) add their sub-commands from `tools.cli`
 when that package is installed beside the pipeline; a deployment without it has none of them.
@@ -96,6 +96,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    from connectors.detect import detect_main
+
+    return detect_main(args.numbers)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parcelstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--interval", type=float, default=2.0, help="seconds between --watch polls")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=cmd_import)
+
+    found = sub.add_parser("detect", help="which carrier issued a tracking number (ranked)")
+    # "*", not "+": detect_main owns the no-argument case (its usage line, exit code 2)
+    found.add_argument("numbers", nargs="*", metavar="TRACKING", help="tracking numbers")
+    found.set_defaults(func=cmd_detect)
 
     try:
         from tools.cli import add_commands

@@ -54,6 +54,12 @@ def assert_only_parse_error(
         assert isinstance(scan.occurred_at_ms, int), scan
         assert scan.tracking_number and scan.code and scan.carrier and scan.event_id, scan
     assert all(isinstance(problem, str) for problem in result.problems)
+    for eta in result.etas:
+        assert eta.tracking_number and eta.carrier and eta.kind in connectors.ETA_KINDS, eta
+        assert all(isinstance(ms, int) for ms in (eta.estimated_at_ms, eta.window_start_ms,
+                                                   eta.window_end_ms)), eta  # fmt: skip
+    for reject in result.rejects:
+        assert reject.reason and isinstance(reject.fragment, bytes), reject
 
 
 def json_values(*carrier_strings: str, max_text: int | None = 12) -> st.SearchStrategy[Any]:

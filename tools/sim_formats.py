@@ -178,7 +178,7 @@ def _csv(carrier: str, scans: Sequence[SimScan]) -> bytes:
 ENCODERS: dict[str, Encoder] = {
     "generic": _generic, "fedex": _fedex, "ups": _ups, "usps": _usps, "x12_214": _x12,
     "csv": _csv, "dhl": sim_formats_post.dhl, "postnl": sim_formats_post.postnl,
-    "canadapost": sim_formats_post.canadapost,
+    "canadapost": sim_formats_post.canadapost, "upu_edi": sim_formats_post.upu_edi,
 }  # fmt: skip
 # Registered formats the simulator deliberately never sends, each with a comment saying why.
 # Empty: the demo feed runs every parser the pipeline has.
@@ -215,6 +215,9 @@ def broken_payload(payload_format: str, index: int) -> bytes:
         "canadapost": (b"<tracking-detail><pin>" + n + b"</pin><significant-events>",
                        b'<?xml version="1.0"?><!DOCTYPE pin [<!ENTITY n "' + n + b'">]><pin/>',
                        b"<track-summary><pin>" + n + b"</pin></track-summary>"),
+        "upu_edi": (b'{"EdiMailitems": {"MailitemFid": "RR' + n + b'FR"}}',  # not a list
+                    b'{"MailitemFid": "RR' + n + b'FR", "EdiMailitemEvents": []}',
+                    b'{"EdiMailitems": [{"MailitemFid": "RR' + n + b'FR", "EdiMailitemEv'),
     }  # fmt: skip
     options = candidates[payload_format]
     return options[index % len(options)]

@@ -1,17 +1,19 @@
 """Simulated scans -> the tracking answers of the postal operators: DHL (Shipment Tracking -
-Unified API), PostNL (Shipping Status API v2) and Canada Post (Get Tracking Details, XML).
+Unified API), PostNL (Shipping Status API v2), Canada Post (Get Tracking Details, XML) and any
+national post on the UPU network (EMSEVT events from the UPU IPS "EDI data service").
 
-Each encoder writes what its parser (connectors/dhl.py, postnl.py, canadapost.py) reads back
-exactly. These carriers often leave the zone out and mean the clock time where the scan was (or,
-for PostNL, in the Netherlands), so an encoder without a zone writes the clock time in the zone
-the parser assumes, and states the zone only where that clock time is ambiguous (`civil_time`).
+Each encoder writes what its parser (connectors/dhl.py, postnl.py, canadapost.py, upu_edi.py)
+reads back exactly. These carriers often leave the zone out and mean the clock time where the
+scan was (or, for PostNL, in the Netherlands), so an encoder without a zone writes the clock time
+in the zone the parser assumes, and states the zone only where that clock time is ambiguous
+(`civil_time`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -26,19 +28,22 @@ from tools.sim_scan import (
     wall_time,
 )
 
-__all__ = ["canadapost", "dhl", "postnl"]
+__all__ = ["canadapost", "dhl", "postnl", "upu_edi"]
 
-# Where the DHL parser reads a timestamp without an offset: the event country's one civil zone,
-# else UTC. These are the single-zone countries the simulator ships to; US and CA have several.
-_DHL_ZONES = {"DE": ZoneInfo("Europe/Berlin"), "NL": ZoneInfo("Europe/Amsterdam"),
-              "FR": ZoneInfo("Europe/Paris"), "GB": ZoneInfo("Europe/London")}  # fmt: skip
+# Where the DHL and UPU EDI parsers read a timestamp without an offset: the event country's one
+# civil zone, else UTC. These are the single-zone countries the simulator ships to; US and CA
+# have several.
+_SINGLE_ZONES = {"DE": ZoneInfo("Europe/Berlin"), "NL": ZoneInfo("Europe/Amsterdam"),
+                 "FR": ZoneInfo("Europe/Paris"), "GB": ZoneInfo("Europe/London")}  # fmt: skip
 
 
-def _dhl_timestamp(scan: SimScan) -> str:
-    if scan.zone_given:  # Express answers carry the offset
+def _local_timestamp(scan: SimScan) -> str:
+    """ISO time with the offset, or (the carrier leaving the zone out) the clock time at the
+    event's place in the zone the parser assumes there, the offset only in the repeated hour."""
+    if scan.zone_given:  # DHL Express answers carry the offset, as some posts' EMSEVT times do
         return wall_time(scan).isoformat()
-    # Parcel DE and eCommerce answers: the clock time at the event location, no offset
-    local, alone = civil_time(scan, _DHL_ZONES.get(scan.country, UTC))
+    # DHL Parcel DE and eCommerce answers, and most EMSEVT times: the clock time, no offset
+    local, alone = civil_time(scan, _SINGLE_ZONES.get(scan.country, UTC))
     return local.replace(tzinfo=None).isoformat() if alone else local.isoformat()
 
 
@@ -47,7 +52,7 @@ def dhl(carrier: str, scans: Sequence[SimScan]) -> bytes:
         text = describe("generic", s.code)  # DHL's free text says what statusCode cannot
         address = {"addressLocality": s.city, "postalCode": s.postal_code,
                    "countryCode": s.country}  # fmt: skip
-        return {"timestamp": _dhl_timestamp(s), "statusCode": carrier_code("dhl", s),
+        return {"timestamp": _local_timestamp(s), "statusCode": carrier_code("dhl", s),
                 "status": text, "description": text,
                 "location": {"address": {k: v for k, v in address.items() if v}}}  # fmt: skip
 
@@ -93,7 +98,8 @@ def postnl(carrier: str, scans: Sequence[SimScan]) -> bytes:
     for number, group in by_parcel(scans, newest_first=False):  # PostNL lists oldest first
         status = _postnl_status(carrier_code("postnl", group[-1]))
         text = describe("postnl", status).removeprefix("status: ").partition(" / ")[0]
-        # the current status repeats the newest event at a coarser grain: not a scan of its own
+        # As in every real answer, Status sums up the newest event, at its time: the parser
+        # reads a status only when it is newer than every event, so this one adds no scan.
         shipments.append({"MainBarcode": number, "Barcode": number,
                           "Event": [event(s) for s in group],
                           "Status": {"TimeStamp": _postnl_timestamp(group[-1]),
@@ -168,3 +174,44 @@ def canadapost(carrier: str, scans: Sequence[SimScan]) -> bytes:
     else:
         body = _SOAP.format("\n".join(_detail(n, g, "tns:") for n, g in parcels))
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'.encode()
+
+
+# EMSEVT events scanned by the origin post / by the destination post (PRIME operations FAQ, as
+# connectors/upu_edi.py reads it): their places name the item's origin and destination country.
+_UPU_ORIGIN = frozenset({"EMA"})
+_UPU_DESTINATION = frozenset({"EMD", "EDA", "EME", "EDC", "EDG", "EMH", "EDH", "EMI", "EDX"})
+# IPS records an event when the post's EMSEVT file is imported, some minutes after the scan.
+_CAPTURE_DELAY = timedelta(minutes=7)
+
+
+def _office(scan: SimScan) -> str:
+    """LocationId in the UPU S34 form ("NLAMSA": ISO country, three letters of the place, a
+    qualifier); none for a hub the simulator puts in no country (transit events carry none)."""
+    if not scan.country:
+        return ""
+    letters = "".join(c for c in scan.city.upper() if "A" <= c <= "Z")
+    return f"{scan.country}{letters[:3]:X<3}A"
+
+
+def _upu_side(group: Sequence[SimScan], codes: frozenset[str]) -> str:
+    found = (s.country for s in group if s.country and carrier_code("upu_edi", s) in codes)
+    return next(found, "")
+
+
+def upu_edi(carrier: str, scans: Sequence[SimScan]) -> bytes:
+    def event(s: SimScan) -> dict[str, str]:
+        captured = (s.at + _CAPTURE_DELAY).astimezone(UTC)
+        found = {"EventTypeCd": carrier_code("upu_edi", s), "LocationId": _office(s),
+                 "EventLocalDate": _local_timestamp(s),
+                 "CaptureGmtDate": f"{captured:%Y-%m-%dT%H:%M:%S}"}  # fmt: skip
+        return {key: value for key, value in found.items() if value}
+
+    items = []
+    for number, group in by_parcel(scans, newest_first=False):  # IPS lists events oldest first
+        # Only what this bundle shows; the parser needs them only for an event without an
+        # office code, and every placed event here has one, so no scan depends on its bundle.
+        sides = {"OriginCountryCd": _upu_side(group, _UPU_ORIGIN),
+                 "DestinationCountryCd": _upu_side(group, _UPU_DESTINATION)}  # fmt: skip
+        items.append({"MailitemFid": number, **{k: v for k, v in sides.items() if v},
+                      "EdiMailitemEvents": [event(s) for s in group]})  # fmt: skip
+    return compact_json({"EdiMailitems": items})

@@ -12,7 +12,6 @@ The helpers below are shared by the encoders (tools/sim_formats.py, tools/sim_fo
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from functools import cache
 from typing import Any
 
 import connectors
-from tracking.normalize import MAPPINGS_DIR
+from tracking.normalize import MAPPINGS_DIR, mapping_rows
 
 __all__ = [
     "CODES",
@@ -87,12 +86,18 @@ CODES: dict[str, dict[str, str | None]] = {
     "postnl": {"CR": "A01", "PU": "B04", "AF": "J01", "DF": "Q13", "AD": "X08", "OD": "J05",
                "FA": "K14", "PK": "I08", "DL": "I01", "DY": "V06", "CH": "Y25", "CC": "X04",
                "DM": "Y04", "LS": "Y71", "RF": "Y03", "RS": "K43", "RT": "J63", "ZZ9": "Z99"},
-    # canadapost.csv has no info-received, failed-attempt or returned code: a missed delivery
-    # is a notice card (1701, available for pickup), a return ends at 1420 "being returned".
-    "canadapost": {"CR": None, "PU": "0100", "AF": "4600", "DF": "4500", "AD": "4310",
-                   "OD": "0174", "FA": None, "PK": "1410", "DL": "1496", "DY": "2412",
-                   "CH": "1414", "CC": "4500", "DM": "1414", "LS": "1414", "RF": "1414",
+    # Canada Post's domestic hub scans (0400/0410) and, abroad, 4310/4500; Customs is 0810. There
+    # is no "returned" code: a return ends at 1420 "being returned to sender".
+    "canadapost": {"CR": "3000", "PU": "2300", "AF": "0400", "DF": "0410", "AD": "4310",
+                   "OD": "0174", "FA": "1411", "PK": "1701", "DL": "1496", "DY": "0162",
+                   "CH": "0810", "CC": "4500", "DM": "0710", "LS": "0179", "RF": "0121",
                    "RS": "1420", "RT": None, "ZZ9": "9999"},
+    # UPU EMSEVT events: hubs are transit offices of exchange (EMJ/EMK). EMSEVT has no pre-advice
+    # and no return events. "3" is the numeric IPS event type of the UPU API's own example, which
+    # no public list maps (connectors/upu_edi.py passes it through as unknown).
+    "upu_edi": {"CR": None, "PU": "EMA", "AF": "EMJ", "DF": "EMK", "AD": "EMD", "OD": "EDG",
+                "FA": "EMH", "PK": "EDH", "DL": "EMI", "DY": "EDA", "CH": "EME", "CC": "EDC",
+                "DM": "EDX", "LS": "EDX", "RF": "EDX", "RS": None, "RT": None, "ZZ9": "3"},
 }  # fmt: skip
 
 # Judgement calls: (format, simulator code) -> the reason the carrier's code really yields.
@@ -109,18 +114,19 @@ REASON_GAPS: dict[str, dict[str, str]] = {
     "x12_214": {"LS": "damaged"},
     # "transit" and "failure" are all DHL's statusCode says; the why is in the free text.
     "dhl": {code: "" for code in ("AF", "DF", "AD", "DY", "CH", "DM", "LS", "RF")},
-    # No departed-facility code (4500 "in transit to the delivery office" is nearest), and every
-    # exception but an address problem is 1414 "Item held at a Canada Post facility".
-    "canadapost": {"DF": "", "CH": "", "DM": "", "LS": "", "RF": ""},
+    # No code says lost: 0179 "Item cannot be delivered; more details to be provided" is nearest.
+    "canadapost": {"LS": ""},
+    # EMH's why is in NonDeliveryReasonCd, whose code list is the UPU's (members only), so the
+    # mapping cannot read it; the only exception besides customs is EDX "import terminated".
+    "upu_edi": {"FA": "", "DM": "other", "LS": "other", "RF": "other"},
 }
 
 
 @cache
 def _rows(mapping: str) -> dict[str, tuple[str, str, str]]:
     """code -> (status, reason, description) of a mapping file, read as the carriers' manual."""
-    with (MAPPINGS_DIR / f"{mapping}.csv").open(newline="", encoding="utf-8") as handle:
-        return {r["code"]: (r["status"], r["reason"], r["description"])
-                for r in csv.DictReader(handle)}  # fmt: skip
+    rows = mapping_rows(MAPPINGS_DIR / f"{mapping}.csv")
+    return {r["code"]: (r["status"], r["reason"], r["description"]) for _, r in rows}
 
 
 def intended(payload_format: str, code: str) -> tuple[str, str]:

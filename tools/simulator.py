@@ -26,8 +26,8 @@ from tools.sim_formats import SimScan, broken_payload, encode, intended, speaks
 
 # Carrier -> the format it posts. The carrier APIs' parsers (fedex, ups, usps, dhl, postnl,
 # canadapost) name the carrier themselves, so those carriers must be called exactly that; the
-# X12 and CSV parsers take the envelope's carrier (X12 before the B10 SCAC, CSV when the row has
-# none).
+# X12, CSV and UPU EDI parsers take the envelope's carrier (X12 before the B10 SCAC, CSV when the
+# row has none).
 FORMATS = {
     "acme-express": "generic",  # the parcelstream JSON webhook
     "fedex": "fedex",  # Track API responses, polled
@@ -38,6 +38,7 @@ FORMATS = {
     "canadapost": "canadapost",  # Get Tracking Details XML (REST, or SOAP for several PINs)
     "orbit-logistics": "x12_214",  # a freight carrier's EDI file drops
     "bluebird-parcel": "csv",  # a regional carrier's spreadsheet exports
+    "meridian-post": "upu_edi",  # a national post's EMSEVT events, from the UPU IPS EDI service
 }
 CARRIERS = tuple(FORMATS)
 # Scans per payload: webhooks and pollers post as scans arrive, file drops collect more.

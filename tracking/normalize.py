@@ -34,15 +34,24 @@ class Canonical:
 UNKNOWN = Canonical(Status.UNKNOWN, Reason.NONE)
 
 
+def mapping_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of a mapping file; its leading "#" lines name the code list's sources."""
+    lines = path.read_text(encoding="utf-8").splitlines(True)
+    skipped = 0
+    while skipped < len(lines) and lines[skipped].startswith("#"):
+        skipped += 1
+    rows = csv.DictReader(lines[skipped:])
+    return [(skipped + 2 + index, row) for index, row in enumerate(rows)]
+
+
 def load_mapping(path: Path) -> dict[str, Canonical]:
     table: dict[str, Canonical] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            try:
-                canonical = Canonical(Status(row["status"]), Reason(row.get("reason") or ""))
-            except ValueError as exc:
-                raise MappingError(f"{path.name}:{line}: {exc}") from None
-            table[row["code"].strip().upper()] = canonical
+    for line, row in mapping_rows(path):
+        try:
+            canonical = Canonical(Status(row["status"]), Reason(row.get("reason") or ""))
+        except ValueError as exc:
+            raise MappingError(f"{path.name}:{line}: {exc}") from None
+        table[row["code"].strip().upper()] = canonical
     return table
 
 

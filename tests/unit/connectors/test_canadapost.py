@@ -48,8 +48,9 @@ def test_oddities_are_problems_not_errors() -> None:
 
 def test_unknown_code_maps_to_unknown() -> None:
     normalizer = Normalizer()
-    assert normalizer.canonical("canadapost", "0170").status is Status.UNKNOWN
-    assert normalizer.unknown_codes[("canadapost", "0170")] == 1
+    assert normalizer.canonical("canadapost", "0999").status is Status.UNKNOWN  # not published
+    assert normalizer.unknown_codes[("canadapost", "0999")] == 1
+    assert normalizer.canonical("canadapost", "0170").status is Status.IN_TRANSIT  # processed
     assert normalizer.canonical("canadapost", "1496").status is Status.DELIVERED
     assert normalizer.canonical("canadapost", "0174").status is Status.OUT_FOR_DELIVERY
 

@@ -13,6 +13,7 @@ from tracking.normalize import Normalizer
 from tracking.taxonomy import Status
 
 FIXTURE = FIXTURES / "fedex" / "multi_parcel.json"
+REUSED = FIXTURES / "fedex" / "eta_reused_number.json"
 DOCUMENT = json.loads(FIXTURE.read_text())
 CTX = connectors.ParseContext("fedex", 0, "test")
 
@@ -23,6 +24,34 @@ def test_multi_parcel_matches_golden_pair() -> None:
     assert ids[2] == ids[3], "a re-sent scan must keep its id so dedup can drop it"
     assert len(set(ids)) == len(ids) - 1
     assert {scan.carrier for scan in result.scans} == {"fedex"}
+
+
+def test_carrier_etas_and_local_times_match_golden_pair() -> None:
+    result = assert_golden("fedex", REUSED)
+    assert result.problems == []
+
+
+def test_a_reused_tracking_number_keeps_its_shipments_apart() -> None:
+    result = connectors.parse("fedex", REUSED.read_bytes(), CTX)
+    current, older = "12029~771234567890~FDEG", "11874~771234567890~FDEG"
+    assert {s.tracking_number for s in result.scans} == {"771234567890"}
+    assert [s.shipment_id for s in result.scans] == [current, current, older, older]
+    assert [e.shipment_id for e in result.etas] == [current, current, older, older]
+    # the unique id stays out of the event id: a source without it still agrees
+    arrived = result.scans[0]
+    assert arrived.event_id == connectors.scan_event_id(
+        "fedex", "771234567890", "AR", arrived.occurred_at_ms
+    )
+
+
+def test_unreadable_eta_is_a_problem_and_the_scans_stay() -> None:
+    document = json.loads(REUSED.read_text())
+    track = document["output"]["completeTrackResults"][0]["trackResults"][0]
+    track["estimatedDeliveryTimeWindow"]["window"]["ends"] = "next week"
+    result = connectors.parse("fedex", json.dumps(document).encode(), CTX)
+    assert [e.kind for e in result.etas] == ["promised", "promised", "appointment"]
+    assert len(result.scans) == 4
+    assert any("estimated delivery" in p and "ISO 8601" in p for p in result.problems)
 
 
 def test_oddities_are_problems_not_errors() -> None:
@@ -91,7 +120,7 @@ def test_unreadable_payloads_raise_parse_error_with_reason(payload: bytes, reaso
 
 TestFuzz = json_fuzz_tests(
     "fedex",
-    [FIXTURE],
+    [FIXTURE, REUSED],
     json_values("-99:99", "+05:00", "20261120", "9999999", "T"),
     # with a tracking number, so that the value reaches the parcel and the scan levels
     lambda value: [

@@ -16,7 +16,15 @@ FIXTURE = FIXTURES / "postnl" / "complete_status.json"
 CTX = connectors.ParseContext("postnl", 0, "test")
 
 
-@pytest.mark.parametrize("name", ["complete_status.json", "current_status.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "complete_status.json",
+        "current_status.json",
+        "status_evidence.json",
+        "status_repeats_event.json",
+    ],
+)
 def test_fixtures_match_golden_pairs(name: str) -> None:
     result = assert_golden("postnl", FIXTURES / "postnl" / name)
     assert {scan.carrier for scan in result.scans} == {"postnl"}
@@ -26,6 +34,33 @@ def test_duplicate_scan_keeps_one_event_id() -> None:
     ids = [scan.event_id for scan in connectors.parse("postnl", FIXTURE.read_bytes(), CTX).scans]
     assert ids[2] == ids[3], "a scan listed twice must keep its id so dedup can drop it"
     assert len(set(ids)) == len(ids) - 1
+    body = (FIXTURES / "postnl" / "status_evidence.json").read_bytes()
+    ids = [scan.event_id for scan in connectors.parse("postnl", body, CTX).scans]
+    assert ids[4] == ids[5], "Status repeated as OldStatus[0] is one scan"
+
+
+def test_a_status_that_repeats_an_event_is_not_a_scan() -> None:
+    """Every response carries Status; when it only sums up the newest event ("11" for "I01", at
+    the same time) it must not count the delivery twice, and older statuses never do."""
+    body = (FIXTURES / "postnl" / "status_repeats_event.json").read_bytes()
+    scans = connectors.parse("postnl", body, CTX).scans
+    events = ["A01", "B01", "J01", "J05", "I01"]
+    assert [scan.code for scan in scans] == events
+    newer = json.loads(body)
+    newer["CompleteStatus"]["Shipment"]["Status"]["TimeStamp"] = "14-07-2026 11:06:53"
+    scans = connectors.parse("postnl", json.dumps(newer).encode(), CTX).scans
+    assert [scan.code for scan in scans] == [*events, "11"], "a second newer is evidence again"
+
+
+def test_status_is_evidence_when_the_events_stop_short_of_it() -> None:
+    """The event list ends out for delivery; Status says delivered: the parcel ends delivered."""
+    body = (FIXTURES / "postnl" / "status_evidence.json").read_bytes()
+    scans = connectors.parse("postnl", body, CTX).scans
+    normalizer = Normalizer()
+    last = max(scans, key=lambda scan: scan.occurred_at_ms)
+    assert (last.code, normalizer.canonical("postnl", last.code).status) == ("11", "delivered")
+    events = [scan for scan in scans if not scan.code.isdigit()]
+    assert Status.DELIVERED not in {normalizer.canonical("postnl", s.code).status for s in events}
 
 
 def test_oddities_are_problems_not_errors() -> None:

@@ -30,7 +30,8 @@ def test_every_registered_format_imports_with_parse_and_mapping(payload_format: 
 def test_every_mapping_file_uses_only_taxonomy_values(path: Path) -> None:
     table = load_mapping(path)  # raises MappingError on a status or reason outside the taxonomy
     assert table, f"{path.name} maps no codes"
-    codes = [line.split(",", 1)[0].strip().upper() for line in path.read_text().splitlines()[1:]]
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    codes = [line.split(",", 1)[0].strip().upper() for line in lines[1:]]
     assert len(codes) == len(set(codes)), f"{path.name} lists a code twice"
 
 

@@ -144,6 +144,21 @@ def test_final_status_is_the_last_scan_the_carrier_sent(feed: tuple[Simulation, 
     assert dict(finals) == simulation.manifest.final_status
 
 
+def test_national_post_events_keep_their_country(feed: tuple[Simulation, list, int]) -> None:
+    """UPU EDI places an event by its office code or, without one, by which post scans it: each
+    simulated EMSEVT event comes back in the simulator's country (none for a transit hub)."""
+    simulation, scans, _ = feed
+
+    def posted(carrier: str) -> bool:
+        return FORMATS[carrier] == "upu_edi"
+
+    meant = {(s.tracking_number, int(s.at.timestamp())): s.country
+             for s in simulation.scans if posted(s.carrier)}  # fmt: skip
+    parsed = {(s.tracking_number, s.occurred_at_ms // 1000): s.country
+              for s in scans if posted(s.carrier)}  # fmt: skip
+    assert meant and parsed == meant
+
+
 @pytest.mark.parametrize("payload_format", sorted(CODES))
 def test_code_table_keeps_status_and_documented_reason(payload_format: str) -> None:
     normalizer = Normalizer()
