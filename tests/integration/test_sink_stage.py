@@ -17,7 +17,7 @@ from pipeline.settings import Settings
 from pipeline.sinks.engines import ChdbEngine, Engine
 from pipeline.sinks.migrations import migrate
 from pipeline.sinks.stage import SOURCES, SinkStage, sink_group
-from tests.integration.test_poison import generic, messages, raw
+from tests.integration.test_poison_isolation import generic, messages, raw
 from tests.kafka_helpers import read_topic
 from tools.drain import group_lag
 
