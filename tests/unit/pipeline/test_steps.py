@@ -1,6 +1,7 @@
-"""The parse step without a broker: its staged outputs (nothing is produced before `flush`).
-Bad items of a readable payload are dead-lettered one by one while its good scans go on, and
-the carriers' estimates travel to their parcel's partition next to the scans."""
+"""The runtime steps without a broker: their staged outputs (nothing is produced before
+`flush`). Bad items of a readable payload are dead-lettered one by one while its good scans go
+on; the carriers' estimates travel to their parcel's partition next to the scans, and survive
+the track step's bisection of a failing batch."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pipeline.health import Health
 from pipeline.ingestion.publisher import raw_envelope
 from pipeline.runtime.common import InputMessage, StepStats
 from pipeline.runtime.parse import ParseStep, reject_letters
+from pipeline.runtime.track import TrackStep
 from pipeline.settings import Settings
-from tracking.events import etas_from_columns, from_columns
+from tests.unit.tracking.test_parcels import scan
+from tracking.events import TrackingEta, etas_from_columns, from_columns, to_columns
 
 CODEC = AvroCodec()
 
@@ -125,3 +128,28 @@ def test_carrier_estimates_go_to_their_parcels_partition() -> None:
     assert estimate.window_start_ms == 1_795_255_200_000
     assert estimate.raw_event_id == envelope["event_id"] and estimate.source == "poll"
     assert [e.carrier_code for e in from_columns(batch[2])] == ["PU"]
+
+
+def test_a_failing_events_batch_splits_down_to_single_scans_and_estimates() -> None:
+    step = TrackStep(StubResources())  # type: ignore[arg-type]
+    events = [scan("P1", "a", "picked_up", 1), scan("P2", "b", "delivered", 2)]
+    etas = [TrackingEta(f"P{i}", "fedex", 9, 0, 9, "estimated", False, "", 3, "r", "poll")
+            for i in range(3)]  # fmt: skip
+    pending = [InputMessage("events", 0, 5, CODEC.encode("TrackingEventBatch",
+                                                         to_columns(events, etas)))]  # fmt: skip
+    singles = []
+    while pending:
+        message = pending.pop()
+        parts = step.split(message)
+        if parts is None:
+            singles.append(CODEC.decode(message.value)[1])
+        else:
+            assert len(parts) == 2 and all(p.offset == 5 for p in parts)
+            pending.extend(parts)
+    assert sorted(e.event_id for b in singles for e in from_columns(b)) == ["a", "b"]
+    assert sorted(t.tracking_number for b in singles for t in etas_from_columns(b)) == [
+        "P0",
+        "P1",
+        "P2",
+    ]
+    assert all(len(from_columns(b)) + len(etas_from_columns(b)) == 1 for b in singles)
