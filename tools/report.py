@@ -44,6 +44,18 @@ class EtaAccuracy(NamedTuple):
     interval_coverage: float  # share delivered inside [eta_low, eta_high]
 
 
+class CarrierEtaAccuracy(NamedTuple):
+    """A carrier's own estimate next to ours, on the same delivered parcels and made at the same
+    moment (the carrier's estimate current when the parcel was first known picked up, and our
+    ETA then; tracking/carrier_eta.py)."""
+
+    carrier: str
+    parcels: int  # delivered parcels with both estimates
+    carrier_mae_hours: float
+    our_mae_hours: float
+    shown_carrier: int  # of those, parcels whose ETA was last shown from the carrier
+
+
 @dataclass
 class Report:
     engine: str
@@ -64,6 +76,7 @@ class Report:
     eta_histogram: list[tuple[float, int]] = field(default_factory=list)
     """(bin start in hours, parcels); the last bin holds everything past its start"""
     eta_bin_hours: float = 1.0
+    carrier_eta_accuracy: list[CarrierEtaAccuracy] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -153,6 +166,24 @@ def _eta_accuracy(engine: Engine, group: str) -> list[EtaAccuracy]:
     ]
 
 
+def _carrier_eta_accuracy(engine: Engine) -> list[CarrierEtaAccuracy]:
+    # Whole seconds summed, then divided, like _eta_accuracy.
+    rows = engine.query(
+        "SELECT carrier, count(), "
+        "sum(abs(dateDiff('second', carrier_eta_first, delivered_at))) / count() / 3600, "
+        "sum(abs(dateDiff('second', eta_first, delivered_at))) / count() / 3600, "
+        "countIf(eta_source = 'carrier') "
+        f"FROM {engine.database}.parcel_state FINAL "
+        "WHERE delivered_at IS NOT NULL AND carrier_eta_first IS NOT NULL "
+        "AND eta_first IS NOT NULL GROUP BY carrier ORDER BY carrier"
+    )
+    return [
+        CarrierEtaAccuracy(str(carrier), int(n), float(theirs), float(ours), int(shown))
+        for carrier, n, theirs, ours, shown in rows
+        if int(n) > 0
+    ]
+
+
 def add_analytics(report: Report, engine: Engine) -> None:
     """Carrier scorecard, status funnel, exceptions by kind and ETA accuracy."""
     db = engine.database
@@ -174,6 +205,7 @@ def add_analytics(report: Report, engine: Engine) -> None:
         )
     ]
     report.eta_accuracy = _eta_accuracy(engine, "'all'") + _eta_accuracy(engine, "carrier")
+    report.carrier_eta_accuracy = _carrier_eta_accuracy(engine)
     if report.eta_accuracy:
         # Bins sized so the bulk (up to p90) spreads over most of them.
         p90 = report.eta_accuracy[0].p90_abs_error_hours
@@ -264,7 +296,26 @@ def render_analytics(report: Report) -> list[str]:
             f"{_hours(e.p50_abs_error_hours):>9}{_hours(e.p90_abs_error_hours):>9}"
             f"{_pct(e.interval_coverage):>10}"
         )
+    lines += render_carrier_etas(report)
     return lines
+
+
+def render_carrier_etas(report: Report) -> list[str]:
+    lines = ["", "carrier ETA vs ours (delivered parcels; both as known at pickup)"]
+    lines.append(f"  {'carrier':<18}{'parcels':>10}{'carrier':>9}{'ours':>9}{'shown':>10}")
+    if not report.carrier_eta_accuracy:
+        lines.append("  none yet: no delivered parcel had a carrier estimate and ours at pickup")
+    for c in report.carrier_eta_accuracy:
+        lines.append(
+            f"  {c.carrier:<18}{c.parcels:>10,}{_hours(c.carrier_mae_hours):>9}"
+            f"{_hours(c.our_mae_hours):>9}{_shown(c):>10}"
+        )
+    lines.append("  (mean absolute error; shown: parcels whose ETA was the carrier's)")
+    return lines
+
+
+def _shown(c: CarrierEtaAccuracy) -> str:
+    return f"{c.shown_carrier / c.parcels:.0%}" if c.parcels else "-"
 
 
 def write_charts(report_or_engine: Report | Engine, folder: Path) -> list[Path]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from collections.abc import Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from tools import sim_formats_post
@@ -64,6 +65,44 @@ def _generic(carrier: str, scans: Sequence[SimScan]) -> bytes:
     return compact_json({"carrier": carrier, "events": [event(s) for s in scans]})
 
 
+# Hours a simulated FedEx plans from its newest scan to the delivery, by simulator code: the
+# simulator's mean step times (tools/simulator.py `_lifecycle`: hub legs 4-20 h + 1-6 h, one to
+# four hubs, then arrival, out for delivery and delivery, each step x0.6-1.6), rounded. What a
+# carrier knows of its own network, not of this parcel's luck. No plan, no estimate: FedEx shows
+# estimatedDeliveryTimeWindow while a parcel is on its way (developer.fedex.com Track API v1),
+# not before pickup, after delivery or while it is held (SE).
+_FEDEX_PLAN_HOURS = {"PU": 71.0, "AF": 45.0, "DF": 41.0, "AD": 16.0, "OD": 4.0, "FA": 16.0,
+                     "DY": 28.0, "CH": 40.0, "CC": 28.0}  # fmt: skip
+_FEDEX_WINDOW = timedelta(hours=4)
+_HALF_HOUR = 1800
+
+
+def _fedex_window(newest: SimScan) -> dict[str, Any] | None:
+    """The estimatedDeliveryTimeWindow FedEx would show after `newest`: its plan plus an error
+    seeded by the parcel (a bias per parcel, 3 h) and the scan (2 h), as a 4-hour window
+    ending at the estimate (the connector reads a window's end as the estimate), on half
+    hours, at the scan's UTC offset so the bounds are exact."""
+    plan = _FEDEX_PLAN_HOURS.get(newest.code)
+    if plan is None:
+        return None
+    parcel = random.Random(newest.tracking_number)  # str seeds are stable across runs
+    scan = random.Random(f"{newest.tracking_number}|{newest.code}|{newest.at.isoformat()}")
+    hours = plan + parcel.gauss(0.0, 3.0) + scan.gauss(0.0, 2.0)
+    end_s = int((newest.at + timedelta(hours=max(hours, 0.5))).timestamp())
+    end_s -= end_s % _HALF_HOUR
+    zone = timezone(timedelta(hours=newest.utc_offset_hours if newest.zone_given else 0))
+    end = datetime.fromtimestamp(end_s, zone)
+    begin = end - _FEDEX_WINDOW
+    # FedEx writes a day-definite commitment as local midnight and the connector reads a bound
+    # at 00:00:00 as that day at noon: a simulated window never starts or ends at midnight.
+    if end.hour == end.minute == 0:
+        end += timedelta(minutes=30)
+    if begin.hour == begin.minute == 0:
+        begin += timedelta(minutes=30)
+    return {"window": {"begins": begin.isoformat(), "ends": end.isoformat()},
+            "type": "ESTIMATED_DELIVERY"}  # fmt: skip
+
+
 def _fedex(carrier: str, scans: Sequence[SimScan]) -> bytes:
     def event(s: SimScan) -> dict[str, Any]:
         code, wall = carrier_code("fedex", s), wall_time(s)
@@ -75,11 +114,17 @@ def _fedex(carrier: str, scans: Sequence[SimScan]) -> bytes:
                                  "postalCode": s.postal_code,
                                  "countryCode": s.country}}  # fmt: skip
 
-    results = [{"trackingNumber": number,
-                "trackResults": [{"trackingNumberInfo": {"trackingNumber": number,
-                                                         "carrierCode": "FDXE"},
-                                  "scanEvents": [event(s) for s in group]}]}
-               for number, group in by_parcel(scans, newest_first=True)]  # fmt: skip
+    def result(number: str, group: list[SimScan]) -> dict[str, Any]:
+        track: dict[str, Any] = {
+            "trackingNumberInfo": {"trackingNumber": number, "carrierCode": "FDXE"},
+            "scanEvents": [event(s) for s in group],
+        }
+        window = _fedex_window(group[0])  # the newest scan in this response
+        if window is not None:
+            track["estimatedDeliveryTimeWindow"] = window
+        return {"trackingNumber": number, "trackResults": [track]}
+
+    results = [result(number, group) for number, group in by_parcel(scans, newest_first=True)]
     return compact_json({"transactionId": control_id(scans, 32),
                   "output": {"completeTrackResults": results}})  # fmt: skip
 

@@ -1,8 +1,9 @@
-"""The normalized event as the stages handle it: a slotted record, converted to and from Avro
-dicts at the topic boundary only."""
+"""The normalized event and the carrier's delivery estimate as the stages handle them: slotted
+records, converted to and from Avro dicts at the topic boundary only."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -71,19 +72,55 @@ class TrackingEvent:
         )
 
 
+@dataclass(slots=True)
+class TrackingEta:
+    """A carrier's delivery estimate (connectors.CarrierEta) as received: a fact about the
+    parcel, never a scan, so it travels next to the scans in a TrackingEventBatch and never
+    enters the event-time fold of the parcel's history (see tracking/carrier_eta.py)."""
+
+    tracking_number: str
+    carrier: str
+    estimated_at_ms: int
+    window_start_ms: int  # 0: the carrier gives no such bound
+    window_end_ms: int
+    kind: str  # connectors.base.ETA_KINDS
+    zone_assumed: bool
+    shipment_id: str
+    received_at_ms: int  # when the envelope that carried it arrived: newest wins
+    raw_event_id: str
+    source: str
+
+
 # Column order of TrackingEventBatch = field order of TrackingEvent, so a batch decodes with
 # one `map(TrackingEvent, *columns)`.
 _FIELDS = tuple(f.name for f in fields(TrackingEvent))
 _COLUMNS = tuple(name.removesuffix("_ms") for name in _FIELDS)
 
 
-def to_columns(events: list[TrackingEvent]) -> dict[str, list[Any]]:
-    """A TrackingEventBatch record."""
-    return {
+_ETA_FIELDS = tuple(f.name for f in fields(TrackingEta))
+_ETA_COLUMNS = tuple(name.removesuffix("_ms") for name in _ETA_FIELDS)
+
+
+def to_columns(events: Sequence[TrackingEvent], etas: Sequence[TrackingEta] = ()) -> dict[str, Any]:
+    """A TrackingEventBatch record: the events' columns, and the estimates' under `etas`."""
+    batch: dict[str, Any] = {
         column: [getattr(event, name) for event in events]
         for column, name in zip(_COLUMNS, _FIELDS, strict=True)
     }
+    batch["etas"] = {
+        column: [getattr(eta, name) for eta in etas]
+        for column, name in zip(_ETA_COLUMNS, _ETA_FIELDS, strict=True)
+    }
+    return batch
 
 
-def from_columns(batch: dict[str, list[Any]]) -> list[TrackingEvent]:
+def from_columns(batch: dict[str, Any]) -> list[TrackingEvent]:
     return list(map(TrackingEvent, *(batch[column] for column in _COLUMNS)))
+
+
+def etas_from_columns(batch: dict[str, Any]) -> list[TrackingEta]:
+    """The batch's carrier estimates; none in a batch written before they were carried."""
+    columns = batch.get("etas")
+    if not columns:
+        return []
+    return list(map(TrackingEta, *(columns[column] for column in _ETA_COLUMNS)))

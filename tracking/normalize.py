@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import connectors
-from tracking.events import TrackingEvent
+from tracking.events import TrackingEta, TrackingEvent
 from tracking.taxonomy import Reason, Status
 
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "connectors" / "mappings"
@@ -82,11 +82,21 @@ class Normalizer:
         return found
 
 
-def normalize_payload(raw: dict[str, Any], normalizer: Normalizer) -> list[TrackingEvent]:
+@dataclass(slots=True)
+class NormalizedPayload:
+    """What one payload yields: its scans as events, the carrier's delivery estimates, and
+    the items the parser could not read (each dead-lettered on its own by the parse step)."""
+
+    events: list[TrackingEvent]
+    etas: list[TrackingEta]
+    rejects: list[connectors.Reject]
+
+
+def normalize_payload(raw: dict[str, Any], normalizer: Normalizer) -> NormalizedPayload:
     """Parse one RawCarrierEvent record and map every scan to the canonical taxonomy.
 
-    Raises connectors.ParseError (or UnknownCarrier) for input that cannot be read; the caller
-    dead-letters it.
+    Raises connectors.ParseError (or UnknownCarrier) for input that cannot be read at all; the
+    caller dead-letters it. Bad items inside a readable payload come back as `rejects`.
     """
     payload_format = raw["payload_format"]
     ctx = connectors.ParseContext(raw["carrier"], raw["received_at"], raw["source"])
@@ -119,4 +129,20 @@ def normalize_payload(raw: dict[str, Any], normalizer: Normalizer) -> list[Track
                 source,
             )
         )
-    return events
+    etas = [
+        TrackingEta(
+            eta.tracking_number,
+            eta.carrier,
+            eta.estimated_at_ms,
+            eta.window_start_ms,
+            eta.window_end_ms,
+            eta.kind,
+            eta.zone_assumed,
+            eta.shipment_id,
+            received_at_ms,
+            raw_event_id,
+            source,
+        )
+        for eta in result.etas
+    ]
+    return NormalizedPayload(events, etas, result.rejects)

@@ -5,11 +5,18 @@ silence ("no scan for three days") is noticed too. No Kafka and no clock in here
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracking.carrier_eta import (
+    CarrierEtaScores,
+    apply_carrier_eta,
+    mark_first_estimate,
+    take_carrier_eta,
+)
 from tracking.eta import ETA_MILESTONES, EtaModel, Lane
-from tracking.events import TrackingEvent
+from tracking.events import TrackingEta, TrackingEvent
 from tracking.exceptions import (
     ExceptionPolicy,
     GapModel,
@@ -38,6 +45,7 @@ class PartitionState:
     parcels: dict[str, ParcelState] = field(default_factory=dict)
     eta: EtaModel = field(default_factory=EtaModel)
     gaps: GapModel = field(default_factory=GapModel)
+    carrier_etas: CarrierEtaScores = field(default_factory=CarrierEtaScores)
     timers: DeadlineHeap = field(default_factory=DeadlineHeap)
     models_changed: bool = False
 
@@ -74,10 +82,13 @@ def process_batch(
     now_ms: int,
     policy: ExceptionPolicy | None = None,
     rules: NotificationRules | None = None,
+    etas: Sequence[TrackingEta] = (),
 ) -> BatchOutput:
     """Apply a batch to the partition (mutated in place).
 
-    Shipments go first so notifications in the same batch already carry the order id.
+    Shipments go first so notifications in the same batch already carry the order id; the
+    carriers' estimates after the scans, so an estimate that comes with its pickup scan is
+    already the carrier's first after pickup (tracking/carrier_eta.py).
     Notifications compare each parcel before and after the whole batch, so a batch holding
     "out for delivery" and "delivered" for one parcel announces only the delivery.
     """
@@ -109,6 +120,11 @@ def process_batch(
         accepted = state_of(tracking_number).apply_events(parcel_events, now_ms)
         out.new_events.extend(accepted)
         out.duplicates += len(parcel_events) - len(accepted)
+    for eta in etas:
+        state = state_of(eta.tracking_number)
+        if apply_carrier_eta(state, eta):
+            state.version += 1
+            state.updated_at_ms = now_ms
 
     for tracking_number, (status_before, version_before, was_delivered) in before.items():
         state = parcels[tracking_number]
@@ -116,7 +132,10 @@ def process_batch(
             continue
         if not was_delivered and "delivered" in state.milestones:
             _learn(part, state)
-        _refresh_eta(part, state)
+        first = mark_first_estimate(state)
+        ours = _refresh_eta(part, state)
+        if first:
+            state.eta_first_ms = ours
         opened = _update_exceptions(part, state, now_ms, policy, out)
         out.changed.append(state)
         rule = rules.for_parcel(state.customer_segment, state.service_level)
@@ -168,15 +187,23 @@ def _learn(part: PartitionState, state: ParcelState) -> None:
         if reached is not None and reached <= delivered_at:
             part.eta.observe(lane, milestone, (delivered_at - reached) / 1000)
     part.gaps.observe_history(state)
+    # The carrier's first estimate after pickup against ours of the same moment.
+    carrier_first, our_first = state.carrier_eta_first_ms, state.eta_first_ms
+    if carrier_first is not None and our_first is not None:
+        part.carrier_etas.observe(
+            state.carrier, (carrier_first - delivered_at) / 1000, (our_first - delivered_at) / 1000
+        )
     part.models_changed = True
 
 
-def _refresh_eta(part: PartitionState, state: ParcelState) -> None:
+def _refresh_eta(part: PartitionState, state: ParcelState) -> int | None:
+    """Set the parcel's ETA: ours, or the carrier's when it measures better (or we have none).
+    Returns our own ETA (None when we have none, or the parcel is delivered)."""
     delivered_at = state.milestones.get("delivered")
     if delivered_at is not None:
         state.eta_ms = state.eta_low_ms = state.eta_high_ms = delivered_at
         state.eta_level, state.predicted_late = "actual", False
-        return
+        return None
     for milestone in reversed(ETA_MILESTONES):
         reached = state.milestones.get(milestone)
         if reached is not None:
@@ -187,7 +214,14 @@ def _refresh_eta(part: PartitionState, state: ParcelState) -> None:
                 state.eta_ms, state.eta_low_ms = prediction.eta_ms, prediction.low_ms
                 state.eta_high_ms, state.eta_level = prediction.high_ms, prediction.lane_level
                 state.predicted_late = prediction.predicted_late
-            return
+                state.eta_source = "ours"
+            break
+    ours = state.eta_ms if state.eta_source == "ours" else None
+    if state.carrier_eta_ms is not None and (
+        ours is None or part.carrier_etas.prefers_carrier(state.carrier)
+    ):
+        take_carrier_eta(state)
+    return ours
 
 
 def _update_exceptions(

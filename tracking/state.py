@@ -94,6 +94,19 @@ class ParcelState:
     predicted_late: bool = False
     notified_eta_ms: int | None = None
     open_exceptions: dict[str, int] = field(default_factory=dict)
+    # Whose ETA eta_ms is: "ours" (tracking/eta.py), "carrier", "" before any (carrier_eta.py).
+    eta_source: str = ""
+    # The carrier's newest delivery estimate (tracking/carrier_eta.py): never part of the
+    # event-time fold below, so an estimate cannot move the status, history or milestones.
+    carrier_eta_ms: int | None = None
+    carrier_eta_low_ms: int | None = None
+    carrier_eta_high_ms: int | None = None
+    carrier_eta_kind: str = ""
+    carrier_eta_received_ms: int | None = None
+    # The carrier's estimate when the parcel was first known picked up, and ours at that same
+    # moment: scored against the delivery, per carrier, to choose between them.
+    carrier_eta_first_ms: int | None = None
+    eta_first_ms: int | None = None
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -237,6 +250,14 @@ class ParcelState:
             "predicted_late": self.predicted_late,
             "notified_eta": self.notified_eta_ms,
             "open_exceptions": self.open_exceptions,
+            "eta_source": self.eta_source,
+            "carrier_eta": self.carrier_eta_ms,
+            "carrier_eta_low": self.carrier_eta_low_ms,
+            "carrier_eta_high": self.carrier_eta_high_ms,
+            "carrier_eta_kind": self.carrier_eta_kind,
+            "carrier_eta_received_at": self.carrier_eta_received_ms,
+            "carrier_eta_first": self.carrier_eta_first_ms,
+            "eta_first": self.eta_first_ms,
         }
 
     @classmethod
@@ -282,6 +303,15 @@ class ParcelState:
             predicted_late=record["predicted_late"],
             notified_eta_ms=record["notified_eta"],
             open_exceptions=dict(record["open_exceptions"]),
+            # .get: a changelog record written before carrier ETAs were kept has none of these.
+            eta_source=record.get("eta_source", ""),
+            carrier_eta_ms=record.get("carrier_eta"),
+            carrier_eta_low_ms=record.get("carrier_eta_low"),
+            carrier_eta_high_ms=record.get("carrier_eta_high"),
+            carrier_eta_kind=record.get("carrier_eta_kind", ""),
+            carrier_eta_received_ms=record.get("carrier_eta_received_at"),
+            carrier_eta_first_ms=record.get("carrier_eta_first"),
+            eta_first_ms=record.get("eta_first"),
         )
         state._recompute()
         return state

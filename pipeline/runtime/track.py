@@ -1,4 +1,5 @@
-"""Step 2, track: TrackingEventBatch + ShipmentRegistered messages -> parcel state (changelog),
+"""Step 2, track: TrackingEventBatch (scans and carrier estimates) + ShipmentRegistered messages
+-> parcel state (changelog),
 deduplicated events (tracked-events), ETA, exceptions, notifications and order summaries; and
 the timer tick that runs the same exception rules for parcels whose deadlines passed with no
 scan. Everything goes to Kafka; the ClickHouse sink stage reads it from there.
@@ -29,8 +30,9 @@ from pipeline.runtime.common import (
 )
 from pipeline.runtime.parse import MAX_EVENTS_PER_BUNDLE
 from pipeline.store import ChangelogStore
+from tracking.carrier_eta import CarrierEtaScores
 from tracking.eta import EtaModel
-from tracking.events import TrackingEvent, from_columns, to_columns
+from tracking.events import TrackingEta, TrackingEvent, etas_from_columns, from_columns, to_columns
 from tracking.exceptions import GapModel
 from tracking.parcels import BatchOutput, PartitionState, process_batch, process_timers
 from tracking.records import Notification
@@ -112,6 +114,10 @@ class TrackStep(Step):
             part.eta = EtaModel.from_dict(json.loads(zlib.decompress(models["eta"]["model"])))
         if "gaps" in models:
             part.gaps = GapModel.from_dict(json.loads(zlib.decompress(models["gaps"]["model"])))
+        if "carrier_eta" in models:
+            part.carrier_etas = CarrierEtaScores.from_dict(
+                json.loads(zlib.decompress(models["carrier_eta"]["model"]))
+            )
         now = now_ms()
         policy = self.resources.policy
         for state in parcels.values():
@@ -130,25 +136,33 @@ class TrackStep(Step):
         self.drop({message.partition for message in messages})
 
     def split(self, message: InputMessage) -> list[InputMessage] | None:
-        """An events batch that fails alone: its halves, re-encoded, down to single scans."""
+        """An events batch that fails alone: its halves, re-encoded, down to single scans or
+        estimates."""
         try:
             name, record = self.resources.codec.decode(message.value)
         except CodecError:
             return None
         if name != "TrackingEventBatch":
             return None
-        events = from_columns(record)
-        if len(events) < 2:
+        events, etas = from_columns(record), etas_from_columns(record)
+        if len(events) + len(etas) < 2:
             return None
-        middle = len(events) // 2
         encode = self.resources.codec.encode
+        halves: tuple[tuple[list[TrackingEvent], list[TrackingEta]], ...]
+        if len(events) >= 2 or not etas:
+            middle = len(events) // 2
+            halves = ((events[:middle], etas), (events[middle:], []))
+        else:  # one scan or none left: split the estimates, the scan goes with the first half
+            middle = len(etas) // 2
+            halves = ((events, etas[:middle]), ([], etas[middle:]))
         return [
-            message._replace(value=encode("TrackingEventBatch", to_columns(half)))
-            for half in (events[:middle], events[middle:])
+            message._replace(value=encode("TrackingEventBatch", to_columns(e, t)))
+            for e, t in halves
         ]
 
     def process(self, messages: list[InputMessage], stats: StepStats) -> None:
         events: dict[int, list[TrackingEvent]] = {}
+        etas: dict[int, list[TrackingEta]] = {}
         shipments: dict[int, list[dict[str, Any]]] = {}
         for message in messages:
             decoded = self.decode(message, stats, ("TrackingEventBatch", "ShipmentRegistered"))
@@ -157,6 +171,7 @@ class TrackStep(Step):
             name, record = decoded
             if name == "TrackingEventBatch":
                 events.setdefault(message.partition, []).extend(from_columns(record))
+                etas.setdefault(message.partition, []).extend(etas_from_columns(record))
             else:
                 shipments.setdefault(message.partition, []).append(record)
         now = now_ms()
@@ -165,7 +180,13 @@ class TrackStep(Step):
             batch_events = events.get(partition, [])
             part = self.partition(partition)
             out = process_batch(
-                part, batch_events, shipments.get(partition, []), now, policy, rules
+                part,
+                batch_events,
+                shipments.get(partition, []),
+                now,
+                policy,
+                rules,
+                etas.get(partition, ()),
             )
             stats.events += len(batch_events)
             stats.duplicates += out.duplicates
@@ -212,7 +233,8 @@ class TrackStep(Step):
 
     def _snapshot_models(self, partition: int, part: PartitionState, now: int) -> None:
         snapshots = []
-        for name, model in (("eta", part.eta), ("gaps", part.gaps)):
+        models = (("eta", part.eta), ("gaps", part.gaps), ("carrier_eta", part.carrier_etas))
+        for name, model in models:
             blob = zlib.compress(json.dumps(model.to_dict()).encode(), 6)
             if len(blob) > MODEL_SNAPSHOT_WARN_BYTES:
                 log.warning("%s model of partition %d is %.1f MB compressed; the models topic "

@@ -10,6 +10,9 @@ Migration 3 is the analytics model (carrier performance by day and lane, excepti
 notification counts): materialized views whose aggregate states cannot move when a row is
 inserted twice, and plain views for the ratios and percentiles no MV state can keep exact under
 replay. Why each is built the way it is: the comment above ANALYTICS_STATEMENTS.
+
+Migration 4 adds the carriers' delivery estimates to parcel_state (tools/report.py compares
+their accuracy with ours on delivered parcels).
 """
 
 from __future__ import annotations
@@ -262,6 +265,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(3, "analytics model", ANALYTICS_STATEMENTS),
+    Migration(
+        4,
+        "carrier ETAs",
+        (
+            # The carrier's newest estimate, its first after pickup and ours of that moment
+            # (tracking/carrier_eta.py), and whose ETA `eta` is. Same rule as migration 2.
+            "ALTER TABLE {db}.parcel_state ADD COLUMN eta_source String",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN carrier_eta Nullable(DateTime('UTC'))",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN carrier_eta_low Nullable(DateTime('UTC'))",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN carrier_eta_high Nullable(DateTime('UTC'))",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN carrier_eta_kind String",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN carrier_eta_first Nullable(DateTime('UTC'))",
+            "ALTER TABLE {db}.parcel_state ADD COLUMN eta_first Nullable(DateTime('UTC'))",
+        ),
+    ),
 )
 
 

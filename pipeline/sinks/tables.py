@@ -68,6 +68,13 @@ PARCEL_STATE = Table.of(
         ("eta_level", "r['eta_level']"),
         ("predicted_late", "int(r['predicted_late'])"),
         ("open_exceptions", "sorted(r['open_exceptions'])"),
+        ("eta_source", "r['eta_source']"),
+        ("carrier_eta", "seconds(r['carrier_eta'])"),
+        ("carrier_eta_low", "seconds(r['carrier_eta_low'])"),
+        ("carrier_eta_high", "seconds(r['carrier_eta_high'])"),
+        ("carrier_eta_kind", "r['carrier_eta_kind']"),
+        ("carrier_eta_first", "seconds(r['carrier_eta_first'])"),
+        ("eta_first", "seconds(r['eta_first'])"),
     ),
 )
 

@@ -121,7 +121,7 @@ def test_one_bad_scan_in_an_events_batch_costs_only_that_scan(run_settings: Sett
     events = []
     for number in ["P1", "P2", "BAD", "P3", "P4", "P5"]:
         envelope = raw_envelope("acme", "generic", generic(number), "test")
-        events += normalize_payload(envelope, normalizer)
+        events += normalize_payload(envelope, normalizer).events
     batch = codec.encode("TrackingEventBatch", to_columns(events))
     message = InputMessage(topics.EVENTS.topic(run_settings), 0, 41, batch)
     stats = FragileTrack(Resources(run_settings)).run([message])

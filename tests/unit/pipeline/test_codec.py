@@ -4,14 +4,14 @@ import json
 from io import BytesIO
 
 import pytest
-from fastavro import parse_schema, schemaless_reader
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from pipeline.codec import SCHEMA_ORDER, SCHEMAS_DIR, AvroCodec, CodecError
 from pipeline.ingestion.publisher import raw_envelope
 from pipeline.records import DeadLetter, to_avro
 from tests.unit.tracking.test_parcels import SHIPMENT, scan
 from tools.simulator import simulate
-from tracking.events import from_columns, to_columns
+from tracking.events import TrackingEta, etas_from_columns, from_columns, to_columns
 from tracking.orders import OrderState
 from tracking.parcels import PartitionState, process_batch
 from tracking.state import ParcelState
@@ -24,6 +24,11 @@ def sample_records() -> dict[str, dict]:
     event = out.new_events[0].to_record()
     damaged = process_batch(
         PartitionState(), [scan("P1", "x", "exception", 2_000, "damaged")], [SHIPMENT], now_ms=6_000
+    )
+    estimate = TrackingEta("P2", "fedex", 90_000, 80_000, 90_000, "estimated", True,
+                           "12027~794612345670~FDEG", 4_000, "raw", "test")  # fmt: skip
+    carried = process_batch(
+        PartitionState(), [scan("P2", "b", "picked_up", 3_000)], [], now_ms=4_000, etas=[estimate]
     )
     order = OrderState("O1")
     order.apply(out.order_updates[0], now_ms=7_000)
@@ -43,8 +48,8 @@ def sample_records() -> dict[str, dict]:
         ),
         "ShipmentRegistered": SHIPMENT,
         "TrackingEvent": event,
-        "TrackingEventBatch": to_columns([out.new_events[0], out.new_events[0]]),
-        "ParcelState": out.changed[0].to_record(),
+        "TrackingEventBatch": to_columns([out.new_events[0], out.new_events[0]], [estimate]),
+        "ParcelState": carried.changed[0].to_record(),
         "Notification": to_avro(out.notifications[0]),
         "DeadLetter": to_avro(DeadLetter("bad", "parse", "t", 0, 7, None, None, None, b"\x00", 9)),
     }
@@ -66,6 +71,53 @@ def test_parcel_state_survives_the_changelog_encoding() -> None:
         codec.decode_as("ParcelState", codec.encode("ParcelState", record))
     )
     assert restored.to_record() == record
+
+
+def test_the_sample_state_carries_a_carrier_eta() -> None:
+    record = sample_records()["ParcelState"]
+    assert (record["carrier_eta"], record["carrier_eta_low"], record["eta_source"]) == (
+        90_000,
+        80_000,
+        "carrier",
+    )
+
+
+# Fields added after these schemas first went on a topic: a message written before them must
+# still decode, with the fields' defaults, by a reader that resolves writer to reader schema.
+ADDED_FIELDS = {
+    "TrackingEventBatch": {"etas"},
+    "ParcelState": {"eta_source", "carrier_eta", "carrier_eta_low", "carrier_eta_high",
+                    "carrier_eta_kind", "carrier_eta_received_at", "carrier_eta_first",
+                    "eta_first"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ADDED_FIELDS))
+def test_messages_written_before_the_new_fields_decode_with_their_defaults(name: str) -> None:
+    named: dict = {}
+    current = {}
+    for schema in SCHEMA_ORDER:
+        raw = json.loads((SCHEMAS_DIR / f"{schema}.avsc").read_text())
+        current[schema] = raw
+        parsed = parse_schema(raw, named_schemas=named)
+        if schema == name:
+            reader = parsed
+    old_raw = dict(current[name])
+    old_raw["fields"] = [f for f in old_raw["fields"] if f["name"] not in ADDED_FIELDS[name]]
+    old = parse_schema(old_raw, named_schemas=dict(named))
+    record = sample_records()[name]
+    old_record = {k: v for k, v in record.items() if k not in ADDED_FIELDS[name]}
+    body = BytesIO()
+    schemaless_writer(body, old, old_record)
+    body.seek(0)
+    decoded = schemaless_reader(body, old, reader)
+    for field in ADDED_FIELDS[name]:
+        default = next(f["default"] for f in current[name]["fields"] if f["name"] == field)
+        assert decoded[field] == default, field
+    if name == "TrackingEventBatch":
+        assert etas_from_columns(decoded) == [] and from_columns(decoded) == from_columns(record)
+    else:
+        assert ParcelState.from_record(decoded).carrier_eta_ms is None
 
 
 def test_every_schema_is_documented() -> None:
@@ -123,6 +175,18 @@ def test_columnar_batch_round_trips_to_the_same_events() -> None:
         "TrackingEventBatch", codec.encode("TrackingEventBatch", to_columns(events))
     )
     assert from_columns(decoded) == events
+    assert etas_from_columns(decoded) == []
+
+
+def test_columnar_batch_round_trips_the_carrier_estimates() -> None:
+    codec = AvroCodec()
+    etas = [
+        TrackingEta("P1", "fedex", 9, 0, 9, "estimated", False, "", 3, "r1", "poll"),
+        TrackingEta("P2", "dhl", 7, 5, 0, "promised", True, "s2", 4, "r2", "webhook"),
+    ]
+    record = to_columns([], etas)
+    decoded = codec.decode_as("TrackingEventBatch", codec.encode("TrackingEventBatch", record))
+    assert etas_from_columns(decoded) == etas and from_columns(decoded) == []
 
 
 def test_null_and_unencodable_values_are_codec_errors() -> None:

@@ -245,3 +245,44 @@ def test_the_repeated_autumn_hour_keeps_each_instant(
     assert result.problems == []
     parsed = {s.tracking_number: s.occurred_at_ms for s in result.scans}
     assert parsed == {s.tracking_number: int(s.at.timestamp()) * 1000 for s in scans}
+
+
+def test_fedex_feed_carries_estimates_with_an_error(feed: tuple[Simulation, list, int]) -> None:
+    """The simulated FedEx shows an estimated delivery window while a parcel is on its way, so
+    the demo report has carrier ETAs to score; they are off by a seeded, realistic error."""
+    simulation, _, _ = feed
+    delivered = {s.tracking_number: s.at for s in simulation.scans if s.code == "DL"}
+    first: dict[str, connectors.CarrierEta] = {}
+    for carrier, payload_format, body in simulation.payloads:
+        if payload_format != "fedex":
+            continue
+        try:
+            result = connectors.parse("fedex", body, connectors.ParseContext(carrier, 0, "sim"))
+        except connectors.ParseError:
+            continue
+        for eta in result.etas:
+            assert (eta.kind, eta.zone_assumed) == ("estimated", False)
+            # four hours; half an hour less or more where a bound would fall on local midnight
+            assert eta.window_end_ms - eta.window_start_ms in (3.5 * 3_600_000, 4 * 3_600_000,
+                                                               4.5 * 3_600_000)  # fmt: skip
+            assert eta.estimated_at_ms == eta.window_end_ms
+            first.setdefault(eta.tracking_number, eta)
+    errors = [
+        abs(eta.estimated_at_ms / 1000 - delivered[tn].timestamp()) / 3600
+        for tn, eta in first.items()
+        if tn in delivered
+    ]
+    assert len(errors) >= 5
+    assert 1 < sum(errors) / len(errors) < 72, "neither an oracle nor noise"
+
+
+def test_fedex_estimates_are_the_same_for_the_same_newest_scan() -> None:
+    at = datetime(2026, 11, 18, 9, 17, 5, tzinfo=UTC)
+    pickup = SimScan("fedex", "FE01000000001", "PU", at, "Memphis", "TN", "US", "38118", -6, True)
+    other = SimScan("fedex", "FE01000000002", "PU", at, "Memphis", "TN", "US", "38118", -6, True)
+    ctx = connectors.ParseContext("fedex", 0, "sim")
+    alone = connectors.parse("fedex", encode("fedex", "fedex", [pickup]), ctx).etas
+    bundled = connectors.parse("fedex", encode("fedex", "fedex", [other, pickup]), ctx).etas
+    assert alone == [e for e in bundled if e.tracking_number == pickup.tracking_number]
+    arrived = SimScan("fedex", "FE01000000001", "DL", at, "Memphis", "TN", "US", "38118", -6, True)
+    assert connectors.parse("fedex", encode("fedex", "fedex", [arrived]), ctx).etas == []
