@@ -64,6 +64,22 @@ def load_schemas(schemas_dir: Path = SCHEMAS_DIR, logical_types: bool = True) ->
     return parsed
 
 
+def load_history(schemas_dir: Path = SCHEMAS_DIR) -> dict[int, tuple[str, Any]]:
+    """Old id -> (short name, parsed writer schema, no logical types) of every earlier version
+    kept in schemas/history/<id>.<Name>.avsc."""
+    named: dict[str, Any] = {}
+    parse_schema(
+        _without_logical_types(json.loads((schemas_dir / "Address.avsc").read_text())),
+        named_schemas=named,
+    )  # fmt: skip - history schemas may name the shared Address
+    history = {}
+    for path in sorted((schemas_dir / "history").glob("*.avsc")):
+        old_id, name = path.stem.split(".", 1)
+        raw = _without_logical_types(json.loads(path.read_text()))
+        history[int(old_id)] = (name, parse_schema(raw, named_schemas=dict(named)))
+    return history
+
+
 def local_schema_ids(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, int]:
     table = json.loads((schemas_dir / "registry.json").read_text())
     return {full.split(".")[-1]: int(i) for full, i in table.items() if not full.startswith("_")}
@@ -100,7 +116,13 @@ class AvroCodec:
         if missing:
             raise CodecError(f"no schema id for {sorted(missing)}")
         plain = load_schemas(schemas_dir, logical_types=False)
-        self._by_id = {self.ids[name]: (name, plain[name]) for name in self.schemas}
+        # id -> (name, writer schema, reader schema): an earlier version of a schema is read
+        # with Avro schema resolution into the current one (new fields take their defaults).
+        self._by_id: dict[int, tuple[str, Any, Any]] = {
+            old_id: (name, writer, plain[name])
+            for old_id, (name, writer) in load_history(schemas_dir).items()
+        }
+        self._by_id.update({self.ids[name]: (name, plain[name], None) for name in self.schemas})
         self._headers = {name: _HEADER.pack(MAGIC, self.ids[name]) for name in self.schemas}
 
     def encode(self, name: str, record: dict[str, Any]) -> bytes:
@@ -126,11 +148,11 @@ class AvroCodec:
         if magic != MAGIC:
             raise CodecError(f"magic byte {magic} is not the Confluent wire format's 0")
         try:
-            name, schema = self._by_id[schema_id]
+            name, writer, reader = self._by_id[schema_id]
         except KeyError:
             raise CodecError(f"unknown schema id {schema_id}") from None
         try:
-            record = schemaless_reader(BytesIO(data[_HEADER.size :]), schema, None)
+            record = schemaless_reader(BytesIO(data[_HEADER.size :]), writer, reader)
         except Exception as exc:  # noqa: BLE001 - fastavro raises many types for bad bodies
             raise CodecError(f"bad {name} body: {type(exc).__name__}: {exc}") from None
         return name, record  # type: ignore[return-value]

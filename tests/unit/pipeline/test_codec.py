@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from io import BytesIO
 
 import pytest
@@ -197,3 +198,24 @@ def test_null_and_unencodable_values_are_codec_errors() -> None:
     record["message"] = "x\udfff"
     with pytest.raises(CodecError, match="cannot encode Notification"):
         codec.encode("Notification", record)
+
+
+@pytest.mark.parametrize("old_id", [5, 6])
+def test_messages_of_an_earlier_schema_version_still_decode(old_id: int) -> None:
+    """A changed schema gets a new id; what was written with the old one resolves into the
+    current schema, new fields taking their defaults (schemas/history/)."""
+    codec = AvroCodec()
+    path = next((SCHEMAS_DIR / "history").glob(f"{old_id}.*.avsc"))
+    name = path.stem.split(".", 1)[1]
+    named: dict = {}
+    parse_schema(json.loads((SCHEMAS_DIR / "Address.avsc").read_text()), named_schemas=named)
+    old = parse_schema(json.loads(path.read_text()), named_schemas=named)
+    current = codec.decode(codec.encode(name, sample_records()[name]))[1]
+    old_fields = {f["name"] for f in json.loads(path.read_text())["fields"]}
+    out = BytesIO()
+    out.write(struct.pack(">bI", 0, old_id))
+    schemaless_writer(out, old, {k: v for k, v in current.items() if k in old_fields})
+    decoded_name, record = codec.decode(out.getvalue())
+    assert decoded_name == name and codec.ids[name] != old_id
+    assert {k: record[k] for k in old_fields} == {k: current[k] for k in old_fields}
+    assert set(record) == set(current), "fields added since take their defaults"
