@@ -16,9 +16,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
+from connectors.times import zone_at
 from tools import sim_formats_post
 from tools.sim_scan import (
     CODES,
@@ -27,6 +28,7 @@ from tools.sim_scan import (
     SimScan,
     by_parcel,
     carrier_code,
+    civil_time,
     compact_json,
     control_id,
     describe,
@@ -50,6 +52,21 @@ __all__ = [
 ]
 
 Encoder = Callable[[str, Sequence[SimScan]], bytes]
+
+
+def _place_time(scan: SimScan, country: str, region: str, postal: str) -> tuple[datetime, bool]:
+    """The clock time at the scan's place in the zone the parser infers from what the payload
+    says of the place (`times.zone_at`), and whether that clock time alone names the instant
+    (False in the repeated autumn hour: the encoder then states the offset)."""
+    return civil_time(scan, zone_at(country, region, postal, scan.city))
+
+
+def _offset(moment: datetime, pad: bool = True) -> str:
+    """The UTC offset of an aware time as '-05:00' (pad) or '-5:00'."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+    sign, hours, rest = "-" if minutes < 0 else "+", abs(minutes) // 60, abs(minutes) % 60
+    return f"{sign}{hours:02d}:{rest:02d}" if pad else f"{sign}{hours}:{rest:02d}"
 
 
 def _generic(carrier: str, scans: Sequence[SimScan]) -> bytes:
@@ -89,9 +106,12 @@ _UPS_TYPES = {"delivered": "D", "exception": "X", "info_received": "M"}
 
 def _ups(carrier: str, scans: Sequence[SimScan]) -> bytes:
     def activity(s: SimScan) -> dict[str, Any]:
-        code, wall = carrier_code("ups", s), wall_time(s)
+        code = carrier_code("ups", s)
         status = {"type": _UPS_TYPES.get(intended("ups", s.code)[0], "I"),
                   "description": describe("ups", code), "statusCode": code}  # fmt: skip
+        # Without GMT fields the parser reads the clock time in the address's zone
+        wall, alone = (wall_time(s), True) if s.zone_given else _place_time(
+            s, s.country, s.region, s.postal_code)  # fmt: skip
         found: dict[str, Any] = {
             "location": {"address": {"city": s.city.upper(), "stateProvince": s.region,
                                      "postalCode": s.postal_code, "countryCode": s.country}},
@@ -100,6 +120,8 @@ def _ups(carrier: str, scans: Sequence[SimScan]) -> bytes:
             utc = wall.astimezone(UTC)
             found.update(gmtDate=f"{utc:%Y%m%d}", gmtTime=f"{utc:%H%M%S}",
                          gmtOffset=offset_text(s.utc_offset_hours))  # fmt: skip
+        elif not alone:  # the repeated autumn hour: the offset says which pass
+            found["gmtOffset"] = _offset(wall)
         return found
 
     shipments = [{"inquiryNumber": number,
