@@ -133,16 +133,23 @@ def _ups(carrier: str, scans: Sequence[SimScan]) -> bytes:
 
 def _usps(carrier: str, scans: Sequence[SimScan]) -> bytes:
     def event(s: SimScan) -> dict[str, Any]:
-        code, wall = carrier_code("usps", s), wall_time(s)
+        code = carrier_code("usps", s)
         domestic = s.country == "US"
+        state, zip_code = (s.region, s.postal_code) if domestic else ("", "")
+        # Without GMT fields the parser reads the clock time in the zone of the event's place,
+        # a state or ZIP Code without a country being a US place
+        country = "US" if domestic and (state or zip_code) else "" if domestic else s.country
+        wall, alone = (wall_time(s), True) if s.zone_given else _place_time(
+            s, country, state, zip_code)  # fmt: skip
         found = {"eventType": describe("usps", code), "eventCode": code,
                  "eventTimestamp": wall.replace(tzinfo=None).isoformat(),
-                 "eventCity": s.city.upper(), "eventState": s.region if domestic else "",
-                 "eventZIP": s.postal_code if domestic else "",
+                 "eventCity": s.city.upper(), "eventState": state, "eventZIP": zip_code,
                  "eventCountry": "" if domestic else s.country}  # fmt: skip
         if s.zone_given:
             found["GMTTimestamp"] = wall.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             found["GMTOffset"] = offset_text(s.utc_offset_hours, pad=False)
+        elif not alone:  # the repeated autumn hour: the offset says which pass
+            found["GMTOffset"] = _offset(wall, pad=False)
         return found
 
     return compact_json([{"trackingNumber": number, "trackingEvents": [event(s) for s in group]}
