@@ -8,7 +8,8 @@ tools/sim_scan.py; the postal operators' encoders in tools/sim_formats_post.py.
 Encoders are deterministic per scan (a scan's bytes never depend on the rest of its bundle), so
 a re-sent scan parses to the same event id, and every format carries the time exactly: offsets
 or GMT fields where the format has them, X12 zone codes, the CSV utc_offset column, zone names
-or the clock time in the zone the parser assumes.
+or the clock time in the zone the parser assumes (UPS, USPS and CSV: the zone it infers from
+the place the payload names, `times.zone_at`, with the offset stated in the repeated hour).
 """
 
 from __future__ import annotations
@@ -196,9 +197,13 @@ def _csv(carrier: str, scans: Sequence[SimScan]) -> bytes:
     writer.writerow(["tracking_number", "carrier", "status_code", "description", "event_time",
                      "utc_offset", "city", "state", "postal_code", "country"])  # fmt: skip
     for s in scans:
+        # Without utc_offset the parser reads the clock time in the zone of the row's place;
+        # in the repeated autumn hour the offset says which pass
+        wall, alone = (wall_time(s), True) if s.zone_given else _place_time(
+            s, s.country, s.region, s.postal_code)  # fmt: skip
+        offset = offset_text(s.utc_offset_hours) if s.zone_given else "" if alone else _offset(wall)
         writer.writerow([s.tracking_number, carrier, s.code, describe("csv", s.code),
-                         f"{wall_time(s):%Y-%m-%d %H:%M:%S}",
-                         offset_text(s.utc_offset_hours) if s.zone_given else "",
+                         f"{wall:%Y-%m-%d %H:%M:%S}", offset,
                          s.city, s.region, s.postal_code, s.country])  # fmt: skip
     return out.getvalue().encode()
 
