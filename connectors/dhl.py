@@ -21,20 +21,31 @@ problem, not an error.
 
 Zone rule: `timestamp` is a schema.org DateTime, `CCYY-MM-DDThh:mm:ss[Z|(+|-)hh:mm]`. With an
 offset it is exact. Without one (most Parcel DE and eCommerce answers, e.g. the support
-article's "2023-10-26T12:08:00") it is wall-clock time at the event location: we read it in the
-zone of the event's country when that country has a single zone (table below), else UTC, and
-always flag it `zone_assumed`.
+article's "2023-10-26T12:08:00") it is wall-clock time at the event location: it is read in the
+zone of the event's place (`times.zone_at` with its country, region, postal code and city; UTC
+when the place does not decide, as for a US event without a state) and always flagged
+`zone_assumed`. Milliseconds, times without seconds and dates alone (noon) are read too.
+
+Carrier ETAs (`ParseResult.etas`), per shipment, from the OpenAPI schema's
+`estimatedTimeOfDelivery` (date-time) and `estimatedDeliveryTimeFrame` {`estimatedFrom`,
+`estimatedThrough`}: one ETA of kind `estimated` (DHL revises it as the parcel moves), the
+estimate itself when given, else the frame's end, with the frame as its window. Timestamps
+without an offset are read in the zone of the shipment's `destination` address, flagged. DHL
+writes an estimated day it knows no time for as that day's midnight: an estimate at exactly
+00:00:00 is read as that date (noon, flagged), as for FedEx.
 
 Place quirks: `addressLocality` sometimes holds only the country ("Germany") and Express answers
-write "HUB - CITY - COUNTRY"; both are split so city and country land in the right fields.
+write "HUB - CITY - COUNTRY" or "CITY - STATE - COUNTRY"; they are split so city, region and
+country land in the right fields.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from connectors.base import (
+    CarrierEta,
     CarrierScan,
     ParseContext,
     ParseError,
@@ -44,24 +55,10 @@ from connectors.base import (
     text_value,
 )
 from connectors.places import city_name, country_code, postal_code
-from connectors.times import parse_iso
+from connectors.times import parse_iso, utc_ms, zone_at
 
 MAPPING = "dhl"
 CARRIER = "dhl"
-
-# Countries DHL scans in most that keep one civil zone, so a naive local time is unambiguous
-# once the country is known. Multi-zone countries (US, CA, BR, RU, AU, MX, ...) fall back to UTC.
-_COUNTRY_ZONES: dict[str, str] = {
-    "DE": "Europe/Berlin", "NL": "Europe/Amsterdam", "BE": "Europe/Brussels",
-    "LU": "Europe/Luxembourg", "FR": "Europe/Paris", "AT": "Europe/Vienna",
-    "CH": "Europe/Zurich", "IT": "Europe/Rome", "ES": "Europe/Madrid", "PL": "Europe/Warsaw",
-    "CZ": "Europe/Prague", "DK": "Europe/Copenhagen", "SE": "Europe/Stockholm",
-    "NO": "Europe/Oslo", "FI": "Europe/Helsinki", "GB": "Europe/London", "IE": "Europe/Dublin",
-    "CN": "Asia/Shanghai", "HK": "Asia/Hong_Kong", "JP": "Asia/Tokyo", "KR": "Asia/Seoul",
-    "SG": "Asia/Singapore", "IN": "Asia/Kolkata", "AE": "Asia/Dubai", "TR": "Europe/Istanbul",
-    "IL": "Asia/Jerusalem", "ZA": "Africa/Johannesburg",
-}  # fmt: skip
-_UTC = ZoneInfo("UTC")
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
@@ -94,6 +91,7 @@ def _shipment(shipment: dict[str, Any], index: int, result: ParseResult) -> None
     if not tracking_number:
         result.problems.append(f"shipments[{index}] has no id")
         return
+    _eta(tracking_number, shipment, result)
     events = shipment.get("events")
     if not isinstance(events, list) or not events:
         status = shipment.get("status")
@@ -109,22 +107,67 @@ def _shipment(shipment: dict[str, Any], index: int, result: ParseResult) -> None
             result.scans.append(scan)
 
 
-def _place(event: dict[str, Any]) -> tuple[str, str, str]:
-    """(city, postal code, country) from location.address, untangling addressLocality."""
-    location = event.get("location")
+def _place(holder: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(city, region, postal code, country) of the `location.address` of an event, or of the
+    `address` of a shipment's origin or destination, untangling addressLocality."""
+    location = holder.get("location", holder)
     address = location.get("address") if isinstance(location, dict) else None
     if not isinstance(address, dict):
-        return "", "", ""
+        return "", "", "", ""
     country = country_code(text_value(address.get("countryCode")))
     parts = [part.strip() for part in text_value(address.get("addressLocality")).split(" - ")]
     parts = [part for part in parts if part]
+    region = ""
     if parts:
         named = country_code(parts[-1])
         if len(named) == 2 and named != parts[-1].upper():  # the last part names a country
             country = country or named
             parts.pop()
+            last = parts[-1] if len(parts) > 1 else ""
+            if 2 <= len(last) <= 3 and last.isalpha() and last.isupper():  # CITY - ST - USA
+                region = parts.pop()
     city = city_name(parts[-1] if parts else "")
-    return city, postal_code(text_value(address.get("postalCode")), country), country
+    return city, region, postal_code(text_value(address.get("postalCode")), country), country
+
+
+def _zone(city: str, region: str, postal: str, country: str) -> tzinfo:
+    return zone_at(country, region, postal, city)
+
+
+def _eta(tracking_number: str, shipment: dict[str, Any], result: ParseResult) -> None:
+    single = text_value(shipment.get("estimatedTimeOfDelivery"))
+    frame = shipment.get("estimatedDeliveryTimeFrame")
+    frame = frame if isinstance(frame, dict) else {}
+    start, end = text_value(frame.get("estimatedFrom")), text_value(frame.get("estimatedThrough"))
+    if not (single or start or end):
+        return
+    destination = shipment.get("destination")
+    zone = _zone(*_place(destination if isinstance(destination, dict) else {}))
+    try:
+        (at, at_assumed), (first, first_assumed), (last, last_assumed) = (
+            _estimate(single, zone), _bound(start, zone), _bound(end, zone))  # fmt: skip
+    except (ParseError, ValueError, OverflowError) as exc:
+        result.problems.append(f"{tracking_number}: estimated delivery: {exc}")
+        return
+    assumed = at_assumed or first_assumed or last_assumed
+    eta = CarrierEta.window(tracking_number, CARRIER, first, last, "estimated", assumed)
+    if at:
+        eta.estimated_at_ms = at
+    result.etas.append(eta)
+
+
+def _bound(text: str, zone: tzinfo) -> tuple[int, bool]:
+    """(epoch ms, assumed) of a timestamp; (0, False) when it is not given."""
+    return parse_iso(text, zone) if text else (0, False)
+
+
+def _estimate(text: str, zone: tzinfo) -> tuple[int, bool]:
+    """As _bound, but an estimate at exactly midnight is that day (noon, flagged)."""
+    if len(text) > 10:
+        moment = datetime.fromisoformat(text)
+        if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+            return utc_ms(moment.replace(hour=12), zone)[0], True
+    return _bound(text, zone)
 
 
 def _scan(
@@ -134,12 +177,13 @@ def _scan(
     if not code:
         result.problems.append(f"{label} has no statusCode")
         return None
-    city, postal, country = _place(event)
+    city, region, postal, country = _place(event)
     if not (city or postal or country):
         result.problems.append(f"{label} ({code}) has no location")
-    assume = ZoneInfo(_COUNTRY_ZONES[country]) if country in _COUNTRY_ZONES else _UTC
     try:
-        occurred_at_ms, zone_assumed = parse_iso(text_value(event.get("timestamp")), assume)
+        occurred_at_ms, zone_assumed = parse_iso(
+            text_value(event.get("timestamp")), _zone(city, region, postal, country)
+        )
     except (ParseError, ValueError, OverflowError) as exc:
         result.problems.append(f"{label} ({code}) skipped: {exc}")
         return None
@@ -153,6 +197,7 @@ def _scan(
         occurred_at_ms=occurred_at_ms,
         zone_assumed=zone_assumed,
         city=city,
+        region=region,
         postal_code=postal,
         country=country,
     )

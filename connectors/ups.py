@@ -1,6 +1,7 @@
 """UPS Track API v1 responses (GET /api/track/v1/details/{inquiryNumber}) -> `CarrierScan`s.
 
-Shape, from the UPS Tracking API OpenAPI spec (developer.ups.com, TrackApiResponse):
+Shape, from the UPS Tracking API OpenAPI spec (developer.ups.com, TrackApiResponse; published as
+Tracking.yaml in github.com/UPS-API/api-documentation):
 
     {"trackResponse": {"shipment": [
         {"inquiryNumber": "1Z...",
@@ -25,17 +26,35 @@ never collide. The two-letter `status.code` (SR, FS, ...) is kept only in the de
 
 Time rule: `date` (YYYYMMDD) and `time` (HHMMSS) are wall-clock time at the scan location. The
 spec's `gmtDate`/`gmtTime` (UTC) win when present, exact; else `date`+`time` with `gmtOffset`,
-exact; else `date`+`time` read as UTC and flagged `zone_assumed` (no time: noon, flagged). The
-spec's example writes gmtTime unpadded ("74700"), responses seen in the field "20:04:35": both
-are read.
+exact; else `date`+`time` read in the zone of the activity's address (`times.zone_at` with its
+country, state, postal code and city; UTC when the address says nothing), flagged
+`zone_assumed` (no time: noon, flagged). The spec's example writes gmtTime unpadded ("74700"),
+responses seen in the field "20:04:35": both are read, and so are "14:35" (no seconds),
+"14:35:00.250" (milliseconds, dropped) and ISO dates ("2026-11-20"). A time without colons is
+always HHMMSS with its leading zeros dropped ("4700" is 00:47:00), as the spec's example writes it.
+
+Carrier ETAs (`ParseResult.etas`), per package, from the same spec (Package.deliveryDate,
+Package.deliveryTime):
+- `deliveryDate` entries {type, date}: RDD "Rescheduled Delivery Date", else SDD "Scheduled
+  Delivery Date" -> kind `scheduled`, a date alone (noon, flagged). DEL "Delivered Date" is no
+  estimate: the delivery itself is an activity.
+- `deliveryTime` {type, startTime, endTime} on that day: EDW "Estimated Delivery Window" and IDW
+  "Imminent Delivery Window" -> `estimated`; CDW "Confirmed Delivery Window" -> `appointment`
+  (the window UPS confirmed to the receiver); CMT "Commit Time", endTime only -> `promised`.
+  EOD "End of Day" says no more than the scheduled date; DEL is the delivery time.
+Those dates and times carry no zone: they are read in the zone of the package's DESTINATION
+address (`packageAddress`), else UTC, and always flagged.
 """
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from connectors.base import (
+    CarrierEta,
     CarrierScan,
+    EtaKind,
     ParseContext,
     ParseError,
     ParseResult,
@@ -44,7 +63,7 @@ from connectors.base import (
     text_field,
 )
 from connectors.places import place
-from connectors.times import parse_local
+from connectors.times import parse_local, zone_at
 
 MAPPING = "ups"
 CARRIER = "ups"
@@ -101,6 +120,7 @@ def _package(package: Any, inquiry: str, where: str, result: ParseResult) -> Non
     if not number:
         result.problems.append(f"{where} has no tracking number")
         return
+    _etas(number, package, result)
     activities = package.get("activity")
     if not isinstance(activities, list) or not activities:
         result.problems.append(f"{number}: no activity")
@@ -119,19 +139,82 @@ def _code(status: dict[str, Any]) -> str:
 
 
 def _clock(value: str) -> str:
-    """'20:04:35', '200435' and the unpadded '74700' -> 'HHMMSS'."""
-    digits = value.replace(":", "")
-    return digits.zfill(6) if digits.isdigit() else value
+    """'20:04:35', '200435', the unpadded '74700', '14:35' and '14:35:00.250' -> 'HHMMSS'."""
+    text = value.strip().partition(".")[0]
+    if ":" in text:
+        parts = text.split(":")
+        if 2 <= len(parts) <= 3 and all(p.isdigit() and len(p) <= 2 for p in parts):
+            return "".join(p.zfill(2) for p in (*parts, "00")[:3])
+        return value
+    return text.zfill(6) if text.isdigit() else value
 
 
-def _when(activity: dict[str, Any]) -> tuple[int, bool]:
+def _day(value: str) -> str:
+    """'20261120' and the ISO '2026-11-20' -> 'YYYYMMDD'."""
+    text = value.strip()
+    return text.replace("-", "") if len(text) == 10 and text[4:5] == text[7:8] == "-" else text
+
+
+def _local(day: str, clock: str, offset: str | None, zone: tzinfo) -> tuple[int, bool]:
+    return parse_local(_day(day), _clock(clock), offset, zone, date_format="%Y%m%d",
+                       time_format="%H%M%S")  # fmt: skip
+
+
+def _zone(address: dict[str, Any]) -> tzinfo:
+    return zone_at(text_field(address, "countryCode") or text_field(address, "country"),
+                   text_field(address, "stateProvince"), text_field(address, "postalCode"),
+                   text_field(address, "city"))  # fmt: skip
+
+
+def _when(activity: dict[str, Any], address: dict[str, Any]) -> tuple[int, bool]:
     gmt_date, gmt_time = text_field(activity, "gmtDate"), text_field(activity, "gmtTime")
     if gmt_date and gmt_time:
-        return parse_local(gmt_date, _clock(gmt_time), "+00:00", date_format="%Y%m%d",
-                           time_format="%H%M%S")  # fmt: skip
-    return parse_local(text_field(activity, "date"), _clock(text_field(activity, "time")),
-                       text_field(activity, "gmtOffset") or None, date_format="%Y%m%d",
-                       time_format="%H%M%S")  # fmt: skip
+        return _local(gmt_date, gmt_time, "+00:00", zone_at(""))
+    offset = text_field(activity, "gmtOffset") or None
+    zone = zone_at("") if offset else _zone(address)  # the zone only matters without an offset
+    return _local(text_field(activity, "date"), text_field(activity, "time"), offset, zone)
+
+
+# deliveryTime.type -> the kind of estimate its window is (see the module docstring)
+_WINDOW_KINDS: dict[str, EtaKind] = {
+    "EDW": "estimated", "IDW": "estimated", "CDW": "appointment", "CMT": "promised",
+}  # fmt: skip
+
+
+def _destination_zone(package: dict[str, Any]) -> tzinfo:
+    addresses = package.get("packageAddress")
+    for entry in addresses if isinstance(addresses, list) else ():
+        if text_field(entry, "type").upper() == "DESTINATION":
+            return _zone(_dict(_dict(entry).get("address")))
+    return zone_at("")
+
+
+def _etas(number: str, package: dict[str, Any], result: ParseResult) -> None:
+    entries = package.get("deliveryDate")
+    dates = {text_field(entry, "type").upper(): text_field(entry, "date")
+             for entry in (entries if isinstance(entries, list) else ())}  # fmt: skip
+    day = dates.get("RDD") or dates.get("SDD")
+    if not day:
+        return
+    zone = _destination_zone(package)
+    try:
+        at, _ = _local(day, "", None, zone)
+    except (ParseError, ValueError, OverflowError) as exc:
+        result.problems.append(f"{number}: delivery date {day!r}: {exc}")
+        return
+    result.etas.append(CarrierEta(number, CARRIER, at, 0, 0, "scheduled", True))
+    window = _dict(package.get("deliveryTime"))
+    kind = _WINDOW_KINDS.get(text_field(window, "type").upper())
+    start, end = text_field(window, "startTime"), text_field(window, "endTime")
+    if kind is None or not (start or end):
+        return
+    try:
+        start_ms = _local(day, start, None, zone)[0] if start else 0
+        end_ms = _local(day, end, None, zone)[0] if end else 0
+    except (ParseError, ValueError, OverflowError) as exc:
+        result.problems.append(f"{number}: delivery time {start!r}-{end!r}: {exc}")
+        return
+    result.etas.append(CarrierEta.window(number, CARRIER, start_ms, end_ms, kind, True))
 
 
 def _scan(number: str, activity: Any, where: str, problems: list[str]) -> CarrierScan | None:
@@ -143,13 +226,13 @@ def _scan(number: str, activity: Any, where: str, problems: list[str]) -> Carrie
     if not code:
         problems.append(f"{where} has no status code or type")
         return None
+    address = _dict(_dict(activity.get("location")).get("address"))
     try:
-        occurred_at_ms, zone_assumed = _when(activity)
+        occurred_at_ms, zone_assumed = _when(activity, address)
     except (ParseError, ValueError, OverflowError) as exc:
         problems.append(f"{where} skipped: unreadable date/time: {exc}")
         return None
 
-    address = _dict(_dict(activity.get("location")).get("address"))
     city, postal, country = place(
         text_field(address, "city"),
         text_field(address, "postalCode"),

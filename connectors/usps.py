@@ -19,19 +19,41 @@ string and must stay one: "01" and "1" are different keys, so a numeric code is 
 
 Time rule: `eventTimestamp` is wall-clock time at the scan location with no offset. The spec's
 `GMTTimestamp` (UTC) wins when present, exact; else `eventTimestamp` with `GMTOffset` ("-7:00"
-in the spec's example), exact; else `eventTimestamp` read as UTC and flagged `zone_assumed`.
+in the spec's example), exact; else `eventTimestamp` is read in the zone of the event's place
+(`times.zone_at` with country, state, ZIP Code and city; UTC when the place says nothing) and
+flagged `zone_assumed`. ISO forms without seconds, with milliseconds and dates alone (the spec's
+EventDate; noon, flagged) are all read.
 
 Place rule: domestic scans often leave `eventCountry` empty; a scan with a state or ZIP Code but
-no country is taken as US (USPS only reports states and ZIP Codes for US scans).
+no country is taken as US (USPS only reports states and ZIP Codes for US scans). The ZIP Code is
+`eventZIP` in the spec's first release and `eventZIPCode` in release 3.2: either is read.
+
+Carrier ETAs (`ParseResult.etas`), from the spec's delivery expectation fields, top level
+(Tracking 3.0: `expectedDeliveryTimeStamp`, `predictedDeliveryTimeStamp`, ...) or grouped in
+`deliveryDateExpectation` (release 3.2); the group wins where both say something:
+- `expectedDeliveryDate` (+ `expectedDeliveryTime`) or `expectedDeliveryTimeStamp`: the date
+  USPS expects to deliver on -> kind `scheduled`. With a date alone, `endOfDay` ("the estimated
+  timeframe by when the carrier will attempt to deliver", a clock time) is the window's end.
+- `predictedDeliveryDate` with `predictedDeliveryWindowStartTime`/`EndTime`, or
+  `predictedDeliveryTimeStamp`: USPS's forecast -> kind `estimated`.
+- `guaranteedDeliveryDate` / `guaranteedDeliveryTimeStamp` (Priority Mail Express): the
+  guarantee -> kind `promised`. The spec also allows text ("2 Business Days"), which names no
+  instant and is skipped.
+Window times are read as "14:00", "14:00:00" or "2:00 pm"; a full timestamp is read as one.
+Times without an offset are read in the zone of the destination (`destinationCity`, `State`,
+`ZIP`/`ZIPCode`, `destinationCountryCode`), else UTC, and flagged.
 """
 
 from __future__ import annotations
 
-from datetime import UTC
+import re
+from datetime import UTC, tzinfo
 from typing import Any
 
 from connectors.base import (
+    CarrierEta,
     CarrierScan,
+    EtaKind,
     ParseContext,
     ParseError,
     ParseResult,
@@ -40,7 +62,7 @@ from connectors.base import (
     text_field,
 )
 from connectors.places import place
-from connectors.times import parse_iso, parse_offset
+from connectors.times import parse_iso, parse_offset, zone_at
 
 MAPPING = "usps"
 CARRIER = "usps"
@@ -74,6 +96,7 @@ def _item(item: dict[str, Any], index: int, result: ParseResult) -> None:
         if not error:
             result.problems.append(f"item[{index}] has no trackingNumber")
         return
+    _etas(number, item, result)
     if not isinstance(events, list) or not events:
         if not error:
             result.problems.append(f"{number}: no tracking events")
@@ -84,7 +107,13 @@ def _item(item: dict[str, Any], index: int, result: ParseResult) -> None:
             result.scans.append(scan)
 
 
-def _when(event: dict[str, Any]) -> tuple[int, bool]:
+def _zone(country: str, region: str, zip_code: str, city: str) -> tuple[str, tzinfo]:
+    """(country, the zone to read the place's local times in); see the place rule above."""
+    country = country or ("US" if region or zip_code else "")
+    return country, zone_at(country, region, zip_code, city)
+
+
+def _when(event: dict[str, Any], zone: tzinfo) -> tuple[int, bool]:
     gmt = text_field(event, "GMTTimestamp")
     if gmt:
         occurred_at_ms, assumed = parse_iso(gmt, UTC)
@@ -95,7 +124,81 @@ def _when(event: dict[str, Any]) -> tuple[int, bool]:
     if offset:
         occurred_at_ms, assumed = parse_iso(local, parse_offset(offset))
         return occurred_at_ms, assumed and "T" not in local.upper() and " " not in local
-    return parse_iso(local)
+    return parse_iso(local, zone)
+
+
+# Delivery expectation fields per kind: (kind, date, clock time, window start, window end,
+# timestamp). Window bounds, else the timestamp, else date and time, else the date alone.
+_ETA_FIELDS: tuple[tuple[EtaKind, str, str, str, str, str], ...] = (
+    ("scheduled", "expectedDeliveryDate", "expectedDeliveryTime", "", "",
+     "expectedDeliveryTimeStamp"),
+    ("estimated", "predictedDeliveryDate", "", "predictedDeliveryWindowStartTime",
+     "predictedDeliveryWindowEndTime", "predictedDeliveryTimeStamp"),
+    ("promised", "guaranteedDeliveryDate", "", "", "", "guaranteedDeliveryTimeStamp"),
+)  # fmt: skip
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:\s*([AaPp])\.?[Mm]\.?)?$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _clock(text: str) -> str:
+    """'14:00', '14:00:00', '2:00 pm', '2:00 P.M.' -> 'HH:MM:SS'; ParseError otherwise."""
+    match = _CLOCK.match(text.strip())
+    if not match:
+        raise ParseError(f"unreadable clock time {text!r}")
+    hour, minute, second, half = match.groups()
+    hours = int(hour)
+    if half:  # 12:xx am is just after midnight, 12:xx pm just after noon
+        hours = hours % 12 + (12 if half in "Pp" else 0)
+    return f"{hours:02d}:{minute}:{second or '00'}"
+
+
+def _at(day: str, clock: str, zone: tzinfo) -> tuple[int, bool]:
+    """(ms, assumed) of a date and a clock time; a clock field holding a whole timestamp is
+    read as one. A bound that is not given is (0, False)."""
+    if not clock:
+        return 0, False
+    if _DAY.match(clock):
+        return parse_iso(clock, zone)
+    return parse_iso(f"{day[:10]}T{_clock(clock)}", zone)
+
+
+def _eta(number: str, kind: EtaKind, names: tuple[str, ...], fields: dict[str, Any],
+         zone: tzinfo) -> CarrierEta | None:  # fmt: skip
+    day_field, time_field, start_field, end_field, stamp_field = names
+    day, stamp = text_field(fields, day_field), text_field(fields, stamp_field)
+    start, end = text_field(fields, start_field), text_field(fields, end_field)
+    clock = text_field(fields, time_field)
+    if kind == "scheduled" and not (stamp or clock):
+        end = text_field(fields, "endOfDay")  # a date alone: attempted by the end of that day
+    day = day or stamp
+    if not _DAY.match(day):
+        return None  # nothing, or the guarantee as text ("2 Business Days"): no instant
+    if start or end:
+        (first, first_assumed), (last, last_assumed) = _at(day, start, zone), _at(day, end, zone)
+        assumed = first_assumed or last_assumed
+        return CarrierEta.window(number, CARRIER, first, last, kind, assumed)
+    if stamp:
+        at, assumed = parse_iso(stamp, zone)
+    else:
+        at, assumed = _at(day, clock, zone) if clock else parse_iso(day, zone)
+    return CarrierEta(number, CARRIER, at, 0, 0, kind, assumed)
+
+
+def _etas(number: str, item: dict[str, Any], result: ParseResult) -> None:
+    grouped = item.get("deliveryDateExpectation")
+    fields = {**item, **grouped} if isinstance(grouped, dict) else item
+    _, zone = _zone(text_field(item, "destinationCountryCode") or
+                    text_field(item, "destinationCountry"), text_field(item, "destinationState"),
+                    text_field(item, "destinationZIP") or text_field(item, "destinationZIPCode"),
+                    text_field(item, "destinationCity"))  # fmt: skip
+    for kind, *names in _ETA_FIELDS:
+        try:
+            eta = _eta(number, kind, tuple(names), fields, zone)
+        except (ParseError, ValueError, OverflowError) as exc:
+            result.problems.append(f"{number}: {kind} delivery: {exc}")
+            continue
+        if eta is not None:
+            result.etas.append(eta)
 
 
 def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierScan | None:
@@ -106,16 +209,17 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     if not code:
         problems.append(f"{where} has no eventCode")
         return None
+    region = text_field(event, "eventState")
+    zip_code = text_field(event, "eventZIP") or text_field(event, "eventZIPCode")
+    raw_city = text_field(event, "eventCity")
+    country, zone = _zone(text_field(event, "eventCountry"), region, zip_code, raw_city)
     try:
-        occurred_at_ms, zone_assumed = _when(event)
+        occurred_at_ms, zone_assumed = _when(event, zone)
     except (ParseError, ValueError, OverflowError) as exc:
         problems.append(f"{where} skipped: unreadable timestamp: {exc}")
         return None
 
-    region, zip_code = text_field(event, "eventState"), text_field(event, "eventZIP")
-    # A state or ZIP Code without a country is a domestic scan (see the place rule above).
-    country = text_field(event, "eventCountry") or ("US" if region or zip_code else "")
-    city, postal, country = place(text_field(event, "eventCity"), zip_code, country)
+    city, postal, country = place(raw_city, zip_code, country)
     if not (city or postal or region):
         problems.append(f"{where} ({code}) has no location")
     return CarrierScan(

@@ -8,7 +8,8 @@ tools/sim_scan.py; the postal operators' encoders in tools/sim_formats_post.py.
 Encoders are deterministic per scan (a scan's bytes never depend on the rest of its bundle), so
 a re-sent scan parses to the same event id, and every format carries the time exactly: offsets
 or GMT fields where the format has them, X12 zone codes, the CSV utc_offset column, zone names
-or the clock time in the zone the parser assumes.
+or the clock time in the zone the parser assumes (UPS, USPS and CSV: the zone it infers from
+the place the payload names, `times.zone_at`, with the offset stated in the repeated hour).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from connectors.times import zone_at
 from tools import sim_formats_post
 from tools.sim_scan import (
     CODES,
@@ -28,6 +30,7 @@ from tools.sim_scan import (
     SimScan,
     by_parcel,
     carrier_code,
+    civil_time,
     compact_json,
     control_id,
     describe,
@@ -51,6 +54,21 @@ __all__ = [
 ]
 
 Encoder = Callable[[str, Sequence[SimScan]], bytes]
+
+
+def _place_time(scan: SimScan, country: str, region: str, postal: str) -> tuple[datetime, bool]:
+    """The clock time at the scan's place in the zone the parser infers from what the payload
+    says of the place (`times.zone_at`), and whether that clock time alone names the instant
+    (False in the repeated autumn hour: the encoder then states the offset)."""
+    return civil_time(scan, zone_at(country, region, postal, scan.city))
+
+
+def _offset(moment: datetime, pad: bool = True) -> str:
+    """The UTC offset of an aware time as '-05:00' (pad) or '-5:00'."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+    sign, hours, rest = "-" if minutes < 0 else "+", abs(minutes) // 60, abs(minutes) % 60
+    return f"{sign}{hours:02d}:{rest:02d}" if pad else f"{sign}{hours}:{rest:02d}"
 
 
 def _generic(carrier: str, scans: Sequence[SimScan]) -> bytes:
@@ -134,9 +152,12 @@ _UPS_TYPES = {"delivered": "D", "exception": "X", "info_received": "M"}
 
 def _ups(carrier: str, scans: Sequence[SimScan]) -> bytes:
     def activity(s: SimScan) -> dict[str, Any]:
-        code, wall = carrier_code("ups", s), wall_time(s)
+        code = carrier_code("ups", s)
         status = {"type": _UPS_TYPES.get(intended("ups", s.code)[0], "I"),
                   "description": describe("ups", code), "statusCode": code}  # fmt: skip
+        # Without GMT fields the parser reads the clock time in the address's zone
+        wall, alone = (wall_time(s), True) if s.zone_given else _place_time(
+            s, s.country, s.region, s.postal_code)  # fmt: skip
         found: dict[str, Any] = {
             "location": {"address": {"city": s.city.upper(), "stateProvince": s.region,
                                      "postalCode": s.postal_code, "countryCode": s.country}},
@@ -145,6 +166,8 @@ def _ups(carrier: str, scans: Sequence[SimScan]) -> bytes:
             utc = wall.astimezone(UTC)
             found.update(gmtDate=f"{utc:%Y%m%d}", gmtTime=f"{utc:%H%M%S}",
                          gmtOffset=offset_text(s.utc_offset_hours))  # fmt: skip
+        elif not alone:  # the repeated autumn hour: the offset says which pass
+            found["gmtOffset"] = _offset(wall)
         return found
 
     shipments = [{"inquiryNumber": number,
@@ -156,16 +179,23 @@ def _ups(carrier: str, scans: Sequence[SimScan]) -> bytes:
 
 def _usps(carrier: str, scans: Sequence[SimScan]) -> bytes:
     def event(s: SimScan) -> dict[str, Any]:
-        code, wall = carrier_code("usps", s), wall_time(s)
+        code = carrier_code("usps", s)
         domestic = s.country == "US"
+        state, zip_code = (s.region, s.postal_code) if domestic else ("", "")
+        # Without GMT fields the parser reads the clock time in the zone of the event's place,
+        # a state or ZIP Code without a country being a US place
+        country = "US" if domestic and (state or zip_code) else "" if domestic else s.country
+        wall, alone = (wall_time(s), True) if s.zone_given else _place_time(
+            s, country, state, zip_code)  # fmt: skip
         found = {"eventType": describe("usps", code), "eventCode": code,
                  "eventTimestamp": wall.replace(tzinfo=None).isoformat(),
-                 "eventCity": s.city.upper(), "eventState": s.region if domestic else "",
-                 "eventZIP": s.postal_code if domestic else "",
+                 "eventCity": s.city.upper(), "eventState": state, "eventZIP": zip_code,
                  "eventCountry": "" if domestic else s.country}  # fmt: skip
         if s.zone_given:
             found["GMTTimestamp"] = wall.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             found["GMTOffset"] = offset_text(s.utc_offset_hours, pad=False)
+        elif not alone:  # the repeated autumn hour: the offset says which pass
+            found["GMTOffset"] = _offset(wall, pad=False)
         return found
 
     return compact_json([{"trackingNumber": number, "trackingEvents": [event(s) for s in group]}
@@ -212,9 +242,13 @@ def _csv(carrier: str, scans: Sequence[SimScan]) -> bytes:
     writer.writerow(["tracking_number", "carrier", "status_code", "description", "event_time",
                      "utc_offset", "city", "state", "postal_code", "country"])  # fmt: skip
     for s in scans:
+        # Without utc_offset the parser reads the clock time in the zone of the row's place;
+        # in the repeated autumn hour the offset says which pass
+        wall, alone = (wall_time(s), True) if s.zone_given else _place_time(
+            s, s.country, s.region, s.postal_code)  # fmt: skip
+        offset = offset_text(s.utc_offset_hours) if s.zone_given else "" if alone else _offset(wall)
         writer.writerow([s.tracking_number, carrier, s.code, describe("csv", s.code),
-                         f"{wall_time(s):%Y-%m-%d %H:%M:%S}",
-                         offset_text(s.utc_offset_hours) if s.zone_given else "",
+                         f"{wall:%Y-%m-%d %H:%M:%S}", offset,
                          s.city, s.region, s.postal_code, s.country])  # fmt: skip
     return out.getvalue().encode()
 

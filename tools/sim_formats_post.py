@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from connectors.times import zone_at
 from tools.sim_scan import (
     SimScan,
     by_parcel,
@@ -30,21 +31,29 @@ from tools.sim_scan import (
 
 __all__ = ["canadapost", "dhl", "postnl", "upu_edi"]
 
-# Where the DHL and UPU EDI parsers read a timestamp without an offset: the event country's one
-# civil zone, else UTC. These are the single-zone countries the simulator ships to; US and CA
-# have several.
+# Where the UPU EDI parser reads a timestamp without an offset: the event country's one civil
+# zone, else UTC. These are the single-zone countries the simulator ships to; US and CA have
+# several. (DHL reads it in the zone of the event's whole place: `_dhl_zone`.)
 _SINGLE_ZONES = {"DE": ZoneInfo("Europe/Berlin"), "NL": ZoneInfo("Europe/Amsterdam"),
                  "FR": ZoneInfo("Europe/Paris"), "GB": ZoneInfo("Europe/London")}  # fmt: skip
 
 
-def _local_timestamp(scan: SimScan) -> str:
+def _local_timestamp(scan: SimScan, zone: tzinfo | None = None) -> str:
     """ISO time with the offset, or (the carrier leaving the zone out) the clock time at the
-    event's place in the zone the parser assumes there, the offset only in the repeated hour."""
+    event's place in the zone the parser assumes there (`zone`, else the country's single zone),
+    the offset only in the repeated hour."""
     if scan.zone_given:  # DHL Express answers carry the offset, as some posts' EMSEVT times do
         return wall_time(scan).isoformat()
     # DHL Parcel DE and eCommerce answers, and most EMSEVT times: the clock time, no offset
-    local, alone = civil_time(scan, _SINGLE_ZONES.get(scan.country, UTC))
+    assumed = zone if zone is not None else _SINGLE_ZONES.get(scan.country, UTC)
+    local, alone = civil_time(scan, assumed)
     return local.replace(tzinfo=None).isoformat() if alone else local.isoformat()
+
+
+def _dhl_zone(scan: SimScan) -> tzinfo:
+    """The zone connectors/dhl.py reads a zoneless event in: that of the address written below
+    (locality, postal code, country; no region), `times.zone_at`."""
+    return zone_at(scan.country, "", scan.postal_code, scan.city)
 
 
 def dhl(carrier: str, scans: Sequence[SimScan]) -> bytes:
@@ -52,7 +61,8 @@ def dhl(carrier: str, scans: Sequence[SimScan]) -> bytes:
         text = describe("generic", s.code)  # DHL's free text says what statusCode cannot
         address = {"addressLocality": s.city, "postalCode": s.postal_code,
                    "countryCode": s.country}  # fmt: skip
-        return {"timestamp": _local_timestamp(s), "statusCode": carrier_code("dhl", s),
+        return {"timestamp": _local_timestamp(s, _dhl_zone(s)),
+                "statusCode": carrier_code("dhl", s),
                 "status": text, "description": text,
                 "location": {"address": {k: v for k, v in address.items() if v}}}  # fmt: skip
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,10 @@ def _must_not_escape(payload: bytes) -> None:
     assert_only_parse_error("csv", payload, CTX)
 
 
-@pytest.mark.parametrize("fixture", [SPREADSHEET, SEMICOLON], ids=lambda path: path.stem)
+EXCEL = [FIXTURES / "csv" / f"excel_{locale}.csv" for locale in ("us", "de", "uk")]
+
+
+@pytest.mark.parametrize("fixture", [SPREADSHEET, SEMICOLON, *EXCEL], ids=lambda path: path.stem)
 def test_fixture_matches_golden_pair(fixture: Path) -> None:
     assert_golden("csv", fixture, carrier="rapidbox")
 
@@ -35,6 +39,46 @@ def test_duplicate_row_keeps_its_event_id() -> None:
     scans = csv_drop.parse(SPREADSHEET.read_bytes(), CTX).scans
     assert scans[1].event_id == scans[2].event_id
     assert len({scan.event_id for scan in scans}) == len(scans) - 1
+
+
+def test_spreadsheet_dates_keep_the_duplicate_row_id() -> None:
+    scans = csv_drop.parse(EXCEL[0].read_bytes(), CTX).scans
+    assert scans[2].event_id == scans[3].event_id
+
+
+@pytest.mark.parametrize(
+    ("event_time", "event_date", "iso"),
+    [
+        ("20.11.2026", "", "2026-11-20T12:00:00"),
+        ("20.11.2026 14:03", "", "2026-11-20T14:03:00"),
+        ("11/20/2026 2:03 PM", "", "2026-11-20T14:03:00"),
+        ("11/20/2026 12:03 AM", "", "2026-11-20T00:03:00"),
+        ("11/20/2026 12:03:09 p.m.", "", "2026-11-20T12:03:09"),
+        ("2:03 PM", "11/20/2026", "2026-11-20T14:03:00"),
+        ("14:03", "20.11.2026", "2026-11-20T14:03:00"),
+        ("2026-11-20T14:03:00.250", "", "2026-11-20T14:03:00"),
+        ("2026-11-20 14:03", "", "2026-11-20T14:03:00"),
+    ],
+)
+def test_spreadsheet_date_forms(event_time: str, event_date: str, iso: str) -> None:
+    body = f"{HEADER},event_date\nT1,DL,{event_time},{event_date}\n"
+    (scan,) = csv_drop.parse(body.encode(), CTX).scans
+    expected = datetime.fromisoformat(iso).replace(tzinfo=UTC)  # no place: read as UTC
+    assert scan.occurred_at_ms // 1000 == int(expected.timestamp())
+
+
+def test_slashed_dates_are_day_first_when_the_file_says_so() -> None:
+    month_first = f"{HEADER}\nT1,DL,05/11/2026 09:00\n"
+    day_first = f"{HEADER}\nT1,DL,05/11/2026 09:00\nT2,DL,20/11/2026 09:00\n"
+    may = csv_drop.parse(month_first.encode(), CTX).scans[0].occurred_at_ms
+    november = csv_drop.parse(day_first.encode(), CTX).scans[0].occurred_at_ms
+    assert (may, november) == (1778490000000, 1793869200000)
+
+
+def test_a_zone_column_beats_the_place() -> None:
+    body = f"{HEADER},timezone,city,country\nT1,DL,20.11.2026 14:03,UTC,Berlin,DE\n"
+    (scan,) = csv_drop.parse(body.encode(), CTX).scans
+    assert (scan.occurred_at_ms, scan.zone_assumed) == (1795183380000, False)
 
 
 def test_unknown_code_maps_to_unknown_and_carrier_column_wins() -> None:
@@ -111,6 +155,7 @@ def test_unreadable_files_raise_parse_error(payload: bytes, reason: str) -> None
 
 cell = st.text(max_size=20) | st.sampled_from(
     ["", "DL", "2026-11-20T10:00:00Z", "2026-11-20", "10:00", "9:5", "+25:00", "-05:00",
+     "20.11.2026", "31/31/2026 2:03 PM", "11/20/2026 13:03 PM", "12:00 AM", "99.99.9999 9:99",
      "Europe/Berlin", "../etc/passwd", "America", "\x00", "0001-01-01T00:00:00+14:00",
      "9999-12-31T23:59:59-14:00", "USA", "m5h2n2"]
 )  # fmt: skip

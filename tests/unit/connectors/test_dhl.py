@@ -17,7 +17,9 @@ FIXTURE = FIXTURES / "dhl" / "multi_shipment.json"
 CTX = connectors.ParseContext("dhl", 0, "test")
 
 
-@pytest.mark.parametrize("name", ["multi_shipment.json", "not_found.json"])
+@pytest.mark.parametrize(
+    "name", ["multi_shipment.json", "not_found.json", "local_time.json", "eta.json"]
+)
 def test_fixtures_match_golden_pairs(name: str) -> None:
     result = assert_golden("dhl", FIXTURES / "dhl" / name)
     assert {scan.carrier for scan in result.scans} <= {"dhl"}
@@ -41,6 +43,19 @@ def test_oddities_are_problems_not_errors() -> None:
     ]
 
 
+def test_one_event_from_two_services_keeps_one_event_id() -> None:
+    """The Parcel DE answer writes the delivery without an offset, the eCommerce answer with
+    one: read in Munich's zone, both are the same scan."""
+    scans = connectors.parse("dhl", (FIXTURES / "dhl" / "local_time.json").read_bytes(), CTX).scans
+    assert scans[0].event_id == scans[-1].event_id
+    assert len({scan.event_id for scan in scans}) == len(scans) - 1
+
+
+def test_express_locality_names_city_state_and_country() -> None:
+    scans = connectors.parse("dhl", (FIXTURES / "dhl" / "local_time.json").read_bytes(), CTX).scans
+    assert (scans[4].city, scans[4].region, scans[4].country) == ("Cincinnati", "OH", "US")
+
+
 def test_unknown_code_maps_to_unknown() -> None:
     normalizer = Normalizer()
     assert normalizer.canonical("dhl", "on-hold").status is Status.UNKNOWN
@@ -56,6 +71,14 @@ def test_unknown_code_maps_to_unknown() -> None:
         ({"countryCode": "DE"}, "2026-07-01T12:00:00", ("07-01T10:00", True, "DE", "")),
         # naive time in a multi-zone country: UTC, flagged
         ({"countryCode": "US"}, "2026-07-01T12:00:00", ("07-01T12:00", True, "US", "")),
+        # ... unless the place decides: a state in the Express locality, a Canadian FSA
+        ({"addressLocality": "DALLAS - TX - USA"}, "2026-07-01T12:00:00",
+         ("07-01T17:00", True, "US", "Dallas")),
+        ({"addressLocality": "Vancouver", "postalCode": "V6B 1A1", "countryCode": "CA"},
+         "2026-07-01T12:00:00", ("07-01T19:00", True, "CA", "Vancouver")),
+        # milliseconds and no seconds
+        ({"countryCode": "DE"}, "2026-07-01T12:00:00.125", ("07-01T10:00", True, "DE", "")),
+        ({"countryCode": "DE"}, "2026-07-01T12:00", ("07-01T10:00", True, "DE", "")),
         # an offset is exact whatever the place
         ({"addressLocality": "Ulm"}, "2026-07-01T12:00Z", ("07-01T12:00", False, "", "Ulm")),
         # a date alone is noon local, flagged; the country hides in addressLocality
@@ -89,10 +112,14 @@ def test_unreadable_payloads_raise_parse_error_with_reason(payload: bytes, reaso
 
 TestFuzz = json_fuzz_tests(
     "dhl",
-    [FIXTURE, FIXTURES / "dhl" / "not_found.json"],
-    json_values("transit", "DE", "A - B - USA", " - "),
+    [FIXTURE, FIXTURES / "dhl" / "not_found.json", FIXTURES / "dhl" / "local_time.json",
+     FIXTURES / "dhl" / "eta.json"],
+    json_values("transit", "DE", "A - B - USA", " - ", "A - NY - USA", "2026-11-20T00:00:00"),
     lambda value: [
         {"shipments": [{"id": "X", "events": [value]}]},
         {"shipments": [{"id": "X", "status": value}]},
+        {"shipments": [{"id": "X", "estimatedTimeOfDelivery": value, "destination": value,
+                        "estimatedDeliveryTimeFrame": value}]},
+        {"shipments": [{"id": "X", "estimatedDeliveryTimeFrame": {"estimatedFrom": value}}]},
     ],
-)
+)  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import connectors
+from connectors import ups
 from tests.conftest import FIXTURES
 from tests.connector_fuzz import json_fuzz_tests, json_values
 from tests.golden import assert_golden
@@ -23,6 +24,29 @@ def test_multi_shipment_matches_golden_pair() -> None:
     assert ids[2] == ids[3], "a re-sent scan must keep its id so dedup can drop it"
     assert len(set(ids)) == len(ids) - 1
     assert {scan.carrier for scan in result.scans} == {"ups"}
+
+
+@pytest.mark.parametrize("name", ["local_time.json", "eta.json"])
+def test_local_time_and_eta_golden_pairs(name: str) -> None:
+    result = assert_golden("ups", FIXTURES / "ups" / name)
+    assert all(scan.carrier == "ups" for scan in result.scans)
+
+
+def test_local_time_and_gmt_forms_of_one_scan_share_an_event_id() -> None:
+    """The Berlin scan is listed once with GMT fields and once without: read in Berlin's zone,
+    both are the same scan, so a second source without GMT fields deduplicates."""
+    scans = connectors.parse("ups", (FIXTURES / "ups" / "local_time.json").read_bytes(), CTX).scans
+    assert scans[4].event_id == scans[5].event_id
+    assert len({scan.event_id for scan in scans}) == len(scans) - 1
+
+
+@pytest.mark.parametrize(
+    ("clock", "expected"),
+    [("071356", "071356"), ("74700", "074700"), ("20:04:35", "200435"), ("14:35", "143500"),
+     ("7:05", "070500"), ("14:35:00.250", "143500"), ("4700", "004700")],
+)  # fmt: skip
+def test_clock_forms(clock: str, expected: str) -> None:
+    assert ups._clock(clock) == expected
 
 
 def test_oddities_are_problems_not_errors() -> None:
@@ -101,12 +125,16 @@ def test_unreadable_payloads_raise_parse_error_with_reason(payload: bytes, reaso
 
 TestFuzz = json_fuzz_tests(
     "ups",
-    [FIXTURE],
-    json_values("-99:99", "+05:00", "20261120", "9999999", "T", "7:00:00", "74700"),
+    [FIXTURE, FIXTURES / "ups" / "local_time.json", FIXTURES / "ups" / "eta.json"],
+    json_values("-99:99", "+05:00", "20261120", "9999999", "T", "7:00:00", "74700", "SDD", "EDW",
+                "CMT", "2026-11-20", "14:35", "DESTINATION"),
     # with an inquiry number, so that the value reaches the package and the activity levels
     lambda value: [
         {"trackResponse": {"shipment": [{"inquiryNumber": "1Z1", "package": [value]}]}},
         {"trackResponse": {"shipment": [{"inquiryNumber": "1Z1",
                                          "package": [{"activity": [value]}]}]}},
+        {"trackResponse": {"shipment": [{"inquiryNumber": "1Z1", "package": [
+            {"deliveryDate": [value, {"type": "SDD", "date": "20261120"}],
+             "deliveryTime": value, "packageAddress": [value]}]}]}},
     ],
 )  # fmt: skip

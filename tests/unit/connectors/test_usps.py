@@ -33,6 +33,26 @@ def test_batch_matches_golden_pair_and_reports_missing_parcels() -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["local_time.json", "eta.json"])
+def test_local_time_and_eta_golden_pairs(name: str) -> None:
+    result = assert_golden("usps", FIXTURES / "usps" / name)
+    assert all(scan.carrier == "usps" for scan in result.scans)
+
+
+def test_local_and_gmt_forms_of_one_scan_share_an_event_id() -> None:
+    """The Denver scan, once with GMTTimestamp and once bare: read in Denver's zone, the bare
+    one is the same scan and deduplicates."""
+    result = connectors.parse("usps", (FIXTURES / "usps" / "local_time.json").read_bytes(), CTX)
+    assert result.scans[3].event_id == result.scans[4].event_id
+    assert result.problems == ["CP000000010US trackingEvents[2] (MA) has no location"]
+
+
+def test_guarantee_as_text_is_no_eta() -> None:
+    result = connectors.parse("usps", (FIXTURES / "usps" / "eta.json").read_bytes(), CTX)
+    assert [eta.kind for eta in result.etas if eta.tracking_number.endswith("42")] == ["scheduled"]
+    assert result.problems == []
+
+
 def test_state_without_country_is_us_and_region_is_kept() -> None:
     scan = connectors.parse("usps", FIXTURE.read_bytes(), CTX).scans[0]
     assert (scan.country, scan.region, scan.description) == ("US", "MA", "Delivered, In/At Mailbox")
@@ -80,7 +100,11 @@ def test_unreadable_payloads_raise_parse_error_with_reason(payload: bytes, reaso
 
 TestFuzz = json_fuzz_tests(
     "usps",
-    [FIXTURE, BATCH],
-    json_values("-99:99", "+05:00", "-4:00", "20261120", "9999999", "T"),
-    lambda value: [{"trackingNumber": "T1", "trackingEvents": [value]}],
-)
+    [FIXTURE, BATCH, FIXTURES / "usps" / "local_time.json", FIXTURES / "usps" / "eta.json"],
+    json_values("-99:99", "+05:00", "-4:00", "20261120", "9999999", "T", "9:00 pm", "13:61",
+                "2026-11-20", "2026-11-20T12:00"),
+    lambda value: [{"trackingNumber": "T1", "trackingEvents": [value]},
+                   {"trackingNumber": "T1", "deliveryDateExpectation": value},
+                   {"trackingNumber": "T1", "expectedDeliveryDate": "2026-11-20", "endOfDay": value,
+                    "predictedDeliveryDate": value, "predictedDeliveryWindowEndTime": value}],
+)  # fmt: skip
