@@ -206,7 +206,8 @@ def test_random_xml_only_raises_parse_error(root: ET.Element) -> None:
 )
 def test_mutated_fixture_only_raises_parse_error(name: str, data: st.DataObject) -> None:
     payload = (DIR / name).read_bytes()
-    assert_only_parse_error("canadapost", ET.tostring(_mutate(ET.fromstring(payload.lstrip()), data)))
+    root = ET.fromstring(payload.lstrip())  # french_latin1.xml starts with blanks
+    assert_only_parse_error("canadapost", ET.tostring(_mutate(root, data)))
     assert_only_parse_error(
         "canadapost", payload[: data.draw(st.integers(0, len(payload)))]
     )  # cut short
