@@ -38,7 +38,7 @@ site names another one.
 
 Reading: blanks before the XML declaration are skipped (some proxies add a newline), and the
 encoding the declaration names is honoured (UTF-8 when it names none; ISO-8859-1, Windows-1252
-and US-ASCII are the others seen in the wild); anything else is a ParseError.
+and US-ASCII are read too, as French text arrives in them); any other is a ParseError.
 
 XML safety: a DOCTYPE or ENTITY declaration is refused before ElementTree sees the document,
 which rules out entity-expansion ("billion laughs") and external-entity attacks.
