@@ -21,12 +21,24 @@ Code: `event-identifier`, zero-padded to four digits ("174" and "0174" are one c
 
 Zone rule: `event-time-zone` is a zone abbreviation (EST, EDT, ..., NST; French answers use
 HNE, HAE, ...), resolved exactly with the table below. It is blank, or a word such as "ISRAEL",
-for scans abroad: then the time is read in the zone of `event-province` if there is one, else
-UTC, and flagged `zone_assumed`. A date without a time is noon, flagged (times.parse_local).
+for scans abroad: then the time is read in the zone of the scan's place (`times.zone_at`: the
+province and city of a Canadian site, the country of one abroad), else UTC, and flagged
+`zone_assumed`. A date without a time is noon, flagged (times.parse_local). Times come as
+HH:MM:SS; HH:MM (no seconds) is read too.
+
+Carrier ETA (`ParseResult.etas`): `expected-delivery-date` is "the expected delivery date"
+from the service standard and `changed-expected-date` the revised one when Canada Post has
+changed it (with `changed-expected-delivery-reason`); the revised date, else the original, is
+one ETA of kind `scheduled`. Both are dates alone: noon in the zone of `destination-postal-id`
+(an FSA decides the province, `zones.zone_for`), else UTC, flagged.
 
 Places: `event-site` is the city of a Canadian scan; abroad it is an exchange-office or postal
 code plus the country ("ILTLVA,Israel"), so only the country is kept. Country is CA unless the
 site names another one.
+
+Reading: blanks before the XML declaration are skipped (some proxies add a newline), and the
+encoding the declaration names is honoured (UTF-8 when it names none; ISO-8859-1, Windows-1252
+and US-ASCII are read too, as French text arrives in them); any other is a ParseError.
 
 XML safety: a DOCTYPE or ENTITY declaration is refused before ElementTree sees the document,
 which rules out entity-expansion ("billion laughs") and external-entity attacks.
@@ -34,13 +46,20 @@ which rules out entity-expansion ("billion laughs") and external-entity attacks.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import tzinfo
-from zoneinfo import ZoneInfo
 
-from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
+from connectors.base import (
+    CarrierEta,
+    CarrierScan,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    scan_event_id,
+)
 from connectors.places import city_name, country_code
-from connectors.times import parse_local, parse_offset
+from connectors.times import parse_local, parse_offset, zone_at
 
 MAPPING = "canadapost"
 CARRIER = "canadapost"
@@ -56,14 +75,11 @@ ZONE_OFFSETS: dict[str, str] = {
     "HNE": "-05:00", "HAE": "-04:00", "HNC": "-06:00", "HAC": "-05:00",
     "HNR": "-07:00", "HAR": "-06:00", "HNP": "-08:00", "HAP": "-07:00",
 }  # fmt: skip
-_PROVINCE_ZONES: dict[str, str] = {
-    "NL": "America/St_Johns", "NS": "America/Halifax", "NB": "America/Moncton",
-    "PE": "America/Halifax", "QC": "America/Toronto", "ON": "America/Toronto",
-    "MB": "America/Winnipeg", "SK": "America/Regina", "AB": "America/Edmonton",
-    "BC": "America/Vancouver", "YT": "America/Whitehorse", "NT": "America/Edmonton",
-    "NU": "America/Iqaluit",
-}  # fmt: skip
-_UTC = ZoneInfo("UTC")
+_DECLARATION = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
+_CODECS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "iso-8859-1": "latin-1",
+           "latin-1": "latin-1", "latin1": "latin-1", "iso8859-1": "latin-1",
+           "windows-1252": "cp1252", "cp1252": "cp1252", "us-ascii": "ascii",
+           "ascii": "ascii"}  # fmt: skip
 
 
 def _local(element: ET.Element) -> str:
@@ -77,11 +93,22 @@ def _child_text(element: ET.Element, name: str) -> str:
     return ""
 
 
-def _read(payload: bytes) -> ET.Element:
+def _decode(payload: bytes) -> str:
+    """The document as text, in the encoding its declaration names (module docstring)."""
+    body = payload.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    declared = _DECLARATION.match(body)
+    name = declared.group(1).decode("ascii").lower() if declared else "utf-8"
+    codec = _CODECS.get(name)
+    if codec is None:
+        raise ParseError(f"XML in an encoding this parser does not read: {name!r}")
     try:
-        text = payload.decode("utf-8-sig")
+        return body.decode(codec)
     except UnicodeDecodeError as exc:
-        raise ParseError(f"not UTF-8 XML: {exc}") from None
+        raise ParseError(f"not {name.upper()} XML: {exc}") from None
+
+
+def _read(payload: bytes) -> ET.Element:
+    text = _decode(payload)
     upper = text.upper()
     if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
         raise ParseError("XML with a DOCTYPE or ENTITY declaration is refused")
@@ -120,6 +147,7 @@ def _detail(detail: ET.Element, index: int, result: ParseResult) -> None:
         for element in events
         if _local(element) == "occurrence"
     ]
+    _eta(pin, detail, result)
     if not occurrences:
         result.problems.append(f"{pin}: no significant events")
     for position, occurrence in enumerate(occurrences):
@@ -138,12 +166,30 @@ def _place(site: str) -> tuple[str, str]:
     return city_name(site), "CA"
 
 
-def _zone(name: str, province: str) -> tuple[tzinfo | None, tzinfo]:
+def _eta(pin: str, detail: ET.Element, result: ParseResult) -> None:
+    day = _child_text(detail, "changed-expected-date") or _child_text(
+        detail, "expected-delivery-date"
+    )
+    if not day:
+        return
+    zone = zone_at("CA", "", _child_text(detail, "destination-postal-id"))
+    try:
+        at, _ = parse_local(day, None, assume=zone)
+    except (ParseError, ValueError, OverflowError) as exc:
+        result.problems.append(f"{pin}: expected delivery date skipped: {exc}")
+        return
+    result.etas.append(CarrierEta(pin, CARRIER, at, kind="scheduled", zone_assumed=True))
+
+
+def _zone(name: str, country: str, province: str, city: str) -> tuple[tzinfo | None, tzinfo]:
     """(exact zone or None, zone to assume when there is none)."""
     offset = ZONE_OFFSETS.get(name.upper())
     exact = parse_offset(offset) if offset else None
-    fallback = _PROVINCE_ZONES.get(province.upper())
-    return exact, ZoneInfo(fallback) if fallback else _UTC
+    return exact, zone_at(country, province, "", city)
+
+
+def _clock_format(clock: str) -> str:
+    return "%H:%M" if len(clock) == 5 else "%H:%M:%S"
 
 
 def _scan(pin: str, occurrence: ET.Element, label: str, result: ParseResult) -> CarrierScan | None:
@@ -158,17 +204,20 @@ def _scan(pin: str, occurrence: ET.Element, label: str, result: ParseResult) -> 
     if not (site or province):
         result.problems.append(f"{label} ({code}) has no location")
     date, clock = _child_text(occurrence, "event-date"), _child_text(occurrence, "event-time")
-    exact, assume = _zone(_child_text(occurrence, "event-time-zone"), province)
+    region = province.upper() if country == "CA" else ""
+    exact, assume = _zone(_child_text(occurrence, "event-time-zone"), country, region, city)
+    clock_format = _clock_format(clock)
     try:
         if exact is not None and clock:
-            occurred_at_ms, _ = parse_local(date, clock, assume=exact)
+            occurred_at_ms, _ = parse_local(date, clock, assume=exact, time_format=clock_format)
             zone_assumed = False
         else:
-            occurred_at_ms, zone_assumed = parse_local(date, clock, assume=assume)
+            occurred_at_ms, zone_assumed = parse_local(
+                date, clock, assume=assume, time_format=clock_format
+            )
     except (ParseError, ValueError, OverflowError) as exc:
         result.problems.append(f"{label} ({code}) skipped: {exc}")
         return None
-    region = province.upper() if country == "CA" else ""
     return CarrierScan(
         event_id=scan_event_id(CARRIER, pin, code, occurred_at_ms),
         carrier=CARRIER,

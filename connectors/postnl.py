@@ -27,8 +27,16 @@ With no readable events at all (a CurrentStatus answer), every status is a scan.
 repeated in `OldStatus` gets the same event id and deduplicates downstream.
 
 Zone rule: `TimeStamp` is "dd-MM-yyyy HH:mm:ss" (the updated-shipments call also sends ISO
-"2022-11-08T04:15:00") with no zone and no zone documented. It is Dutch wall-clock time, read
-in Europe/Amsterdam (zoneinfo resolves CET/CEST) and flagged `zone_assumed`.
+"2022-11-08T04:15:00") with no zone and no zone documented; "dd-MM-yyyy HH:mm" without seconds
+is read too. It is Dutch wall-clock time, read in Europe/Amsterdam (zoneinfo resolves
+CET/CEST) and flagged `zone_assumed`.
+
+Carrier ETA (`ParseResult.etas`): `Expectation` {"ETAFrom", "ETATo"} is PostNL's delivery
+window, revised as the parcel moves: one ETA of kind `estimated`, the window's end its best
+estimate (`CarrierEta.window`). Its times have no zone either; they are the receiver's wall
+clock, read in the zone of the delivery address (`Address` of type 09, delivery address, else
+01, receiver: `times.zone_at` on its country, postal code and city), else Europe/Amsterdam, and
+flagged.
 
 Places: a scan carries only `LocationCode`, PostNL's internal depot number; no city, postal code
 or country is given per scan, and none is guessed.
@@ -36,10 +44,12 @@ or country is given per scan, and none is guessed.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.base import (
+    CarrierEta,
     CarrierScan,
     ParseContext,
     ParseError,
@@ -48,11 +58,13 @@ from connectors.base import (
     scan_event_id,
 )
 from connectors.times import parse_iso, parse_local
+from connectors.zones import zone_for
 
 MAPPING = "postnl"
 CARRIER = "postnl"
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 _SECTIONS = ("CurrentStatus", "CompleteStatus")
+_DELIVERY_ADDRESS_TYPES = ("09", "01")  # delivery address, receiver
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
@@ -112,6 +124,7 @@ def _shipment(shipment: dict[str, Any], index: int, result: ParseResult) -> None
     statuses = [status for status in [shipment.get("Status"), *old] if isinstance(status, dict)]
     if not events and not statuses:
         result.problems.append(f"{barcode}: no events and no status")
+    _expectation(barcode, shipment, result)
     event_scans = []
     for position, event in enumerate(events):
         label = f"{barcode} Event[{position}]"
@@ -138,11 +151,38 @@ def _entry(
     return _scan(barcode, entry, code_key, label, result)
 
 
-def _time(text: str) -> tuple[int, bool]:
+def _time(text: str, zone: tzinfo = _AMSTERDAM) -> tuple[int, bool]:
     if "T" in text:  # ISO from the updated-shipments call; exact only if it has an offset
-        return parse_iso(text, _AMSTERDAM)
+        return parse_iso(text, zone)
     day, _, clock = text.partition(" ")
-    return parse_local(day, clock, assume=_AMSTERDAM, date_format="%d-%m-%Y")
+    clock_format = "%H:%M" if len(clock.strip()) == 5 else "%H:%M:%S"
+    return parse_local(day, clock, assume=zone, date_format="%d-%m-%Y", time_format=clock_format)
+
+
+def _delivery_zone(shipment: dict[str, Any]) -> tzinfo:
+    addresses = [a for a in _list(shipment.get("Address")) if isinstance(a, dict)]
+    by_type = {_text(a.get("AddressType")): a for a in reversed(addresses)}  # the first wins
+    address = next((by_type[t] for t in _DELIVERY_ADDRESS_TYPES if t in by_type), {})
+    country, postal = _text(address.get("CountryCode")), _text(address.get("Zipcode"))
+    return zone_for(country, "", postal, _text(address.get("City"))) or _AMSTERDAM
+
+
+def _expectation(barcode: str, shipment: dict[str, Any], result: ParseResult) -> None:
+    expectation = shipment.get("Expectation")
+    if not isinstance(expectation, dict):
+        return
+    since, until = _text(expectation.get("ETAFrom")), _text(expectation.get("ETATo"))
+    if not (since or until):
+        return
+    zone = _delivery_zone(shipment)
+    try:
+        start, start_assumed = _time(since, zone) if since else (0, False)
+        end, end_assumed = _time(until, zone) if until else (0, False)
+    except (ParseError, ValueError, OverflowError) as exc:
+        result.problems.append(f"{barcode} Expectation skipped: {exc}")
+        return
+    result.etas.append(CarrierEta.window(barcode, CARRIER, start, end, "estimated",
+                                         start_assumed or end_assumed))  # fmt: skip
 
 
 def _scan(

@@ -2,25 +2,49 @@
 
 LTL and truckload carriers, and the VANs in front of them, still send shipment status as 214s.
 One interchange (ISA..IEA) holds groups (GS..GE) of transactions (ST..SE); each transaction is
-one shipment (parcel), each AT7 in its LX loops one scan, with the MS1 that follows the AT7
-saying where it happened. Layouts follow the X12 4010+ segment dictionary (AT7-05 CCYYMMDD,
-AT7-06 time, AT7-07 time code; B10-01 carrier reference). N1/N3/N4 name parties (shipper,
-consignee), not where a scan happened, and MS2/AT8 describe equipment and weight: all are
-counted for SE and otherwise passed over.
+one shipment, each AT7 in its LX loops one status, with the MS1 that follows the AT7 saying
+where it happened. Layouts follow the X12 4010+ segment dictionary (AT7-05 CCYYMMDD, AT7-06
+time, AT7-07 time code; B10-01 carrier reference). N1/N4 name parties (shipper, consignee) or,
+inside an LX loop, the stop the loop reports on; they never become a scan's place, but their
+zones stand in for a missing MS1 (zone rule). MS2/AT8 describe equipment and weight: counted for
+SE and otherwise passed over.
 
 Tracking number: B10-01, the carrier-assigned reference ("the carrier's PRO"), which is the number
-a consignee tracks with; if a carrier leaves it empty, the first L11 qualified CN (carrier's
-reference) and then BM (bill of lading). Carrier: `ctx.carrier`, else the SCAC in B10-03.
+a consignee tracks with; if a carrier leaves it empty, the first header L11 qualified CN
+(carrier's reference) and then BM (bill of lading). Carrier: `ctx.carrier`, else the SCAC in
+B10-03.
+
+Parcels inside one shipment: an LX loop may carry its own reference, an L11 (L11-01 value,
+L11-02 qualifier) or REF (REF-01 qualifier, REF-02 value) after its AT7s, qualified (element
+128, by priority) 2I tracking number, 08 carrier-assigned package id, CN carrier's reference,
+PO purchase order, OQ order number, CO customer order, CG consignee's order, DO delivery order
+or BM bill of lading. When the loops of one transaction name two or more different references,
+each such loop is its own parcel: its reference becomes the tracking number of its statuses,
+and loops without one stay under the shipment's number (they report on the whole shipment).
+When every loop names the same reference, or only one loop names one, the transaction is one
+parcel under the shipment's number: carriers repeat the shipment's PO in every loop.
 
 Code: AT7-01, or "AT7-01-AT7-02" when a reason other than NS (normal status) is given, because
 the reason changes the meaning ("AH-AG" is an attempt that failed at the consignee's end). Every
 combination the mapping does not list comes out `unknown` and is counted, so add rows for new ones.
 
+Estimates are carrier ETAs (`ParseResult.etas`), never scans (element 1650 for AT7-01, 1652
+for AT7-03, X12 004010 dictionary): AT7-01 AG "estimated delivery" and X2 "estimated date
+and/or time of arrival at consignee's location" are kind `estimated`; AT7-03 AB "delivery
+appointment date and/or time" is `appointment` and AC "estimated delivery appointment" is
+`estimated`; AT7-03 ED "deliver no earlier than" and LD "deliver no later than" are the start and
+end of one `promised` window per parcel. AT7-01 B6/C1 (estimated arrival at / departure from a
+terminal) and the pick-up and booking appointments (AA, EP, LP, XA, X9) are neither scans nor
+delivery estimates and are passed over.
+
 Zone rule: AT7-07 UT/GM is UTC; ES/ED, CS/CD, ... and the numeric 01-24 codes are fixed offsets;
 ET/CT/MT/PT/AT/HT/NT name a region and are resolved with its DST rules. All of those are exact.
 LT (local time), a missing or unrecognised time code, or a date without a time is read in the
-zone of the MS1 place (US state / Canadian province / single-zone country, DST-aware but a state
-may straddle zones) or in UTC when there is no usable MS1, and is always flagged `zone_assumed`.
+zone (`times.zone_at`) of the first place that decides one: the AT7's own MS1 (city, state or
+province, country, 5010 postal code), the N4 of its LX loop, then for a scan the last MS1 of an
+earlier status in the transaction (where the shipment was last seen), the shipper's N4 (N1 SH or
+SF) and the consignee's (CN or ST); for an estimate the consignee's N4 comes before the last
+MS1. With none it is UTC. Either way it is flagged `zone_assumed`.
 
 Control numbers and counts (SE, GE, IEA) that disagree are problems, not failures; a payload
 without an ISA header is a ParseError.
@@ -33,9 +57,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
-from connectors.base import CarrierScan, ParseContext, ParseError, ParseResult, scan_event_id
+from connectors.base import (
+    CarrierEta,
+    CarrierScan,
+    EtaKind,
+    ParseContext,
+    ParseError,
+    ParseResult,
+    scan_event_id,
+)
 from connectors.places import city_name, country_code, postal_code
 from connectors.times import parse_local
+from connectors.zones import zone_for
 
 MAPPING = "x12_214"
 
@@ -48,35 +81,28 @@ _REGIONS = {"ET": "America/New_York", "CT": "America/Chicago", "MT": "America/De
             "NT": "America/St_Johns"}  # fmt: skip
 # Element 623: 01..12 are UTC+1..+12, 13..24 are UTC-12..-1.
 _NUMERIC = {f"{n:02d}": n if n <= 12 else n - 25 for n in range(1, 25)}
-# LT and missing time codes: the zone of the MS1 state or province (a state that straddles two
-# zones gets its most populous one, hence zone_assumed), or of a single-zone country.
-_REGION_ZONES = """
-America/New_York CT DE DC FL GA IN KY ME MD MA MI NH NJ NY NC OH PA RI SC VT VA WV QC ON
-America/Chicago AL AR IL IA KS LA MN MS MO NE ND OK SD TN TX WI
-America/Denver CO ID MT NM UT WY
-America/Phoenix AZ
-America/Los_Angeles CA NV OR WA
-America/Anchorage AK
-Pacific/Honolulu HI
-America/Puerto_Rico PR
-America/St_Johns NL
-America/Halifax NS NB PE
-America/Winnipeg MB
-America/Regina SK
-America/Edmonton AB NT
-America/Vancouver BC
-America/Whitehorse YT
-America/Iqaluit NU
-"""
-_STATE_ZONES = {r: z.split()[0] for z in _REGION_ZONES.strip().splitlines() for r in z.split()[1:]}
-_PROVINCES = {"NL", "NS", "NB", "PE", "QC", "ON", "MB", "SK", "AB", "BC", "YT", "NT", "NU"}
-_COUNTRY_ZONES = {"GB": "Europe/London", "IE": "Europe/Dublin", "DE": "Europe/Berlin",
-                  "NL": "Europe/Amsterdam", "BE": "Europe/Brussels", "FR": "Europe/Paris",
-                  "IT": "Europe/Rome", "PL": "Europe/Warsaw", "JP": "Asia/Tokyo",
-                  "CN": "Asia/Shanghai", "HK": "Asia/Hong_Kong", "SG": "Asia/Singapore",
-                  "IN": "Asia/Kolkata", "MX": "America/Mexico_City"}  # fmt: skip
+# Estimates (module docstring): AT7-01 (element 1650) and AT7-03 (element 1652) codes -> kind;
+# "start"/"end" are the bounds of the promised window.
+_STATUS_ESTIMATES: dict[str, EtaKind] = {"AG": "estimated", "X2": "estimated"}
+_APPOINTMENTS: dict[str, EtaKind] = {"AB": "appointment", "AC": "estimated"}
+_BOUNDS = {"ED": "start", "LD": "end"}
+_NOT_DELIVERY = frozenset({"B6", "C1"})  # terminal estimates: not a scan, not a delivery ETA
+# Element 128 qualifiers that name a parcel of the shipment, most specific first.
+_LOOP_REFERENCES = ("2I", "08", "CN", "PO", "OQ", "CO", "CG", "DO", "BM")
+_ORIGIN, _DESTINATION = ("SH", "SF"), ("CN", "ST")
 _DATE = re.compile(r"\d{8}")
 _TIME = re.compile(r"\d{4}(?:\d{2}(?:\d{1,2})?)?")
+
+
+@dataclass(slots=True)
+class _Place:
+    city: str = ""
+    region: str = ""
+    postal: str = ""
+    country: str = ""
+
+    def zone(self) -> tzinfo | None:
+        return zone_for(self.country, self.region, self.postal, self.city)
 
 
 @dataclass(slots=True)
@@ -86,10 +112,19 @@ class _Status:
     date: str
     time: str
     time_code: str
-    city: str = ""
-    region: str = ""
-    postal: str = ""
-    country: str = ""
+    place: _Place | None = None  # its MS1
+    kind: EtaKind | None = None  # None: a scan
+    bound: str = ""  # for a promised window: "start" or "end"
+
+
+@dataclass(slots=True)
+class _Loop:
+    statuses: list[_Status] = field(default_factory=list)
+    references: dict[str, str] = field(default_factory=dict)  # qualifier -> value
+    place: _Place | None = None  # an N4 inside the loop
+
+    def reference(self) -> str:
+        return next((self.references[q] for q in _LOOP_REFERENCES if q in self.references), "")
 
 
 @dataclass(slots=True)
@@ -101,7 +136,9 @@ class _Transaction:
     carrier_ref: str = ""
     bill_of_lading: str = ""
     skip: bool = False  # not a 214: counted for SE/GE, scans ignored
-    statuses: list[_Status] = field(default_factory=list)
+    party: str = ""  # the qualifier of the last N1
+    parties: dict[str, _Place] = field(default_factory=dict)  # header N1 qualifier -> its N4
+    loops: list[_Loop] = field(default_factory=list)
 
 
 def _delimiters(text: str) -> tuple[str, str, str]:
@@ -128,8 +165,8 @@ def _delimiters(text: str) -> tuple[str, str, str]:
     return element, sub, terminator
 
 
-def _zone(status: _Status, problems: list[str]) -> tuple[tzinfo, bool]:
-    """(zone, assumed) for one AT7, following the module's zone rule."""
+def _zone(status: _Status, local: tzinfo, problems: list[str]) -> tuple[tzinfo, bool]:
+    """(zone, assumed) for one AT7: its time code, else `local` (the module's zone rule)."""
     code = status.time_code.upper()
     if code in _FIXED:
         return timezone(timedelta(hours=_FIXED[code])), False
@@ -139,49 +176,117 @@ def _zone(status: _Status, problems: list[str]) -> tuple[tzinfo, bool]:
         return ZoneInfo(_REGIONS[code]), False
     if code and code != "LT":
         problems.append(f"unknown AT7 time code {code!r}; read as local time")
-    name = _COUNTRY_ZONES.get(status.country)
-    if status.country in ("", "US", "CA"):
-        name = _STATE_ZONES.get(status.region)
-    return (ZoneInfo(name) if name else UTC), True
+    return local, True
 
 
-def _scan(carrier: str, tracking: str, status: _Status, problems: list[str]) -> CarrierScan | None:
+def _when(
+    tracking: str, status: _Status, local: tzinfo, problems: list[str]
+) -> tuple[int, bool] | None:
+    """(epoch ms, zone_assumed) of one AT7, None (and a problem) when its date is unreadable."""
     if not _DATE.fullmatch(status.date):
         problems.append(f"{tracking}: AT7 {status.code} has no CCYYMMDD date ({status.date!r})")
         return None
     clock = status.time[:6] if _TIME.fullmatch(status.time) else ""
     if status.time and not clock:
         problems.append(f"{tracking}: AT7 {status.code} time {status.time!r} unreadable; noon")
-    zone, assumed = _zone(status, problems)
+    zone, assumed = _zone(status, local, problems)
     try:
         clock_format = "%H%M%S" if len(clock) == 6 else "%H%M"
         occurred_at_ms, _ = parse_local(status.date, clock, None, zone, "%Y%m%d", clock_format)
     except (ParseError, OverflowError, ValueError) as exc:
         problems.append(f"{tracking}: AT7 {status.code} date {status.date!r}: {exc}")
         return None
-    return CarrierScan(
-        event_id=scan_event_id(carrier, tracking, status.code, occurred_at_ms),
-        carrier=carrier, tracking_number=tracking, code=status.code,
-        description=status.description, occurred_at_ms=occurred_at_ms,
-        zone_assumed=assumed or not clock, city=status.city, region=status.region,
-        postal_code=status.postal, country=status.country,
-    )  # fmt: skip
+    return occurred_at_ms, assumed or not clock
+
+
+def _first_zone(*places: _Place | None) -> tzinfo:
+    for place in places:
+        zone = place.zone() if place is not None else None
+        if zone is not None:
+            return zone
+    return UTC
+
+
+def _numbers(tx: _Transaction, shipment: str) -> list[str]:
+    """The tracking number of each LX loop (module docstring, "Parcels inside one shipment")."""
+    own = [loop.reference() for loop in tx.loops]
+    split = len(set(filter(None, own))) > 1 or not shipment
+    return [(mine if split and mine else shipment) for mine in own]
 
 
 def _finish(tx: _Transaction, ctx: ParseContext, result: ParseResult) -> None:
-    tracking = tx.reference or tx.carrier_ref or tx.bill_of_lading
     carrier = ctx.carrier or tx.scac.lower()
-    if not tracking or not carrier:
+    shipment = tx.reference or tx.carrier_ref or tx.bill_of_lading
+    numbers = _numbers(tx, shipment)
+    if not carrier or not (shipment or any(numbers)):
         result.problems.append(f"transaction {tx.control}: no tracking number or carrier; skipped")
         return
-    for status in tx.statuses:
-        scan = _scan(carrier, tracking, status, result.problems)
-        if scan is not None:
-            result.scans.append(scan)
+    origin = next((tx.parties[q] for q in _ORIGIN if q in tx.parties), None)
+    destination = next((tx.parties[q] for q in _DESTINATION if q in tx.parties), None)
+    last_seen: _Place | None = None
+    promised: dict[str, dict[str, tuple[int, bool]]] = {}  # number -> bound -> (ms, assumed)
+    for loop, tracking in zip(tx.loops, numbers, strict=True):
+        for status in loop.statuses:
+            if not tracking:
+                result.problems.append(f"transaction {tx.control}: AT7 {status.code} names no "
+                                       "parcel; skipped")  # fmt: skip
+                continue
+            if status.kind is None:
+                local = _first_zone(status.place, loop.place, last_seen, origin, destination)
+            else:
+                local = _first_zone(status.place, loop.place, destination, last_seen, origin)
+            when = _when(tracking, status, local, result.problems)
+            if status.place is not None and status.place.zone() is not None:
+                last_seen = status.place
+            if when is None:
+                continue
+            at, assumed = when
+            if status.bound:
+                promised.setdefault(tracking, {})[status.bound] = when
+            elif status.kind is not None:
+                result.etas.append(CarrierEta(tracking, carrier, at, 0, 0, status.kind, assumed))
+            else:
+                result.scans.append(CarrierScan(
+                    event_id=scan_event_id(carrier, tracking, status.code, at),
+                    carrier=carrier, tracking_number=tracking, code=status.code,
+                    description=status.description, occurred_at_ms=at, zone_assumed=assumed,
+                    **_place_fields(status.place),
+                ))  # fmt: skip
+    for tracking, bounds in promised.items():
+        (start, start_assumed), (end, end_assumed) = (
+            bounds.get("start", (0, False)), bounds.get("end", (0, False)))  # fmt: skip
+        result.etas.append(CarrierEta.window(tracking, carrier, start, end, "promised",
+                                             start_assumed or end_assumed))  # fmt: skip
+
+
+def _place_fields(place: _Place | None) -> dict[str, str]:
+    if place is None:
+        return {}
+    return {"city": place.city, "region": place.region, "postal_code": place.postal,
+            "country": place.country}  # fmt: skip
 
 
 def _element(elements: list[str], index: int) -> str:
     return elements[index].strip() if index < len(elements) else ""
+
+
+def _status(elements: list[str]) -> _Status | None:
+    """The AT7 as a scan or an estimate; None for one that is neither (module docstring)."""
+    status, reason = _element(elements, 1).upper(), _element(elements, 2).upper()
+    appointment = _element(elements, 3).upper()
+    when = (_element(elements, 5), _element(elements, 6), _element(elements, 7))
+    if status:
+        if status in _NOT_DELIVERY:
+            return None
+        code = status if reason in ("", "NS") else f"{status}-{reason}"
+        return _Status(code, f"AT7 {status} {reason}".strip(), *when,
+                       kind=_STATUS_ESTIMATES.get(status))  # fmt: skip
+    if appointment in _APPOINTMENTS or appointment in _BOUNDS:
+        bound = _BOUNDS.get(appointment, "")
+        kind: EtaKind = "promised" if bound else _APPOINTMENTS[appointment]
+        return _Status(appointment, f"AT7 appointment {appointment}", *when, kind=kind,
+                       bound=bound)  # fmt: skip
+    return None
 
 
 def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
@@ -194,6 +299,7 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
     result = ParseResult()
     problems = result.problems
     tx: _Transaction | None = None
+    loop: _Loop | None = None  # the LX loop we are in (None in the heading)
     current: _Status | None = None  # the AT7 whose loop we are in: MS1 belongs to it
     isa_control = gs_control = ""
     groups = transactions = 0
@@ -208,7 +314,7 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
         if tag in ("ST", "GE", "IEA") and tx is not None:
             problems.append(f"transaction {tx.control} not closed by SE")
             _finish(tx, ctx, result)
-            tx = current = None
+            tx = loop = current = None
         if tag == "ISA":
             isa_control, groups = _element(elements, 13), 0
         elif tag == "GS":
@@ -226,44 +332,77 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
             problems.append(f"segment {tag[:3]!r} outside a transaction; ignored")
         elif tag == "B10":
             tx.reference, tx.scac = _element(elements, 1), _element(elements, 3)
-        elif tag == "L11" and _element(elements, 2) == "CN" and not tx.carrier_ref:
-            tx.carrier_ref = _element(elements, 1)
-        elif tag == "L11" and _element(elements, 2) == "BM" and not tx.bill_of_lading:
-            tx.bill_of_lading = _element(elements, 1)
+        elif tag in ("L11", "REF"):
+            value, qualifier = (_element(elements, i) for i in ((1, 2) if tag == "L11" else (2, 1)))
+            _reference(tx, loop, qualifier.upper(), value)
+        elif tag == "N1":
+            tx.party = _element(elements, 1).upper()
+        elif tag == "N4":
+            place = _n4(elements)
+            if loop is not None:
+                loop.place = loop.place or place
+            else:
+                tx.parties.setdefault(tx.party, place)
         elif tag == "LX":
-            current = None
+            loop, current = _Loop(), None
+            tx.loops.append(loop)
         elif tag == "AT7" and not tx.skip:
-            status, reason = _element(elements, 1).upper(), _element(elements, 2).upper()
-            current = None
-            if status:  # an AT7 with only AT7-03/04 is an appointment, not a scan
-                code = status if reason in ("", "NS") else f"{status}-{reason}"
-                when = [_element(elements, 5), _element(elements, 6), _element(elements, 7)]
-                current = _Status(code, f"AT7 {status} {reason}".strip(), *when)
-                tx.statuses.append(current)
-        elif tag == "MS1" and current is not None and not current.city:
-            _locate(current, elements)
+            if loop is None:  # an AT7 before any LX: read it as its own loop
+                loop = _Loop()
+                tx.loops.append(loop)
+            current = _status(elements)
+            if current is not None:
+                loop.statuses.append(current)
+        elif tag == "MS1" and current is not None and current.place is None:
+            current.place = _ms1(elements)
         elif tag == "SE":
             _check_trailer(
                 f"transaction {tx.control}: SE", elements, tx.segments, tx.control, problems
             )
             _finish(tx, ctx, result)
-            tx = current = None
+            tx = loop = current = None
     if tx is not None:
         problems.append(f"transaction {tx.control} not closed by SE")
         _finish(tx, ctx, result)
-    if not result.scans:
+    if not result.scans and not result.etas:
         problems.append("interchange holds no shipment status scans")
     return result
 
 
-def _locate(status: _Status, elements: list[str]) -> None:
-    """MS1: city, state/province, country (optional: inferred from a US state or CA province)."""
+def _reference(tx: _Transaction, loop: _Loop | None, qualifier: str, value: str) -> None:
+    if not value:
+        return
+    if loop is not None:
+        loop.references.setdefault(qualifier, value)
+    elif qualifier == "CN" and not tx.carrier_ref:
+        tx.carrier_ref = value
+    elif qualifier == "BM" and not tx.bill_of_lading:
+        tx.bill_of_lading = value
+
+
+def _country(named: str, region: str) -> str:
+    """The country as written, else the one whose state or province the region is."""
+    country = country_code(named)
+    if country or not region:
+        return country
+    return "CA" if zone_for("CA", region) else "US" if zone_for("US", region) else ""
+
+
+def _ms1(elements: list[str]) -> _Place:
+    """MS1: city, state/province, country (optional: inferred from a US state or CA province);
+    MS1-08 postal code from 5010 on."""
     region = _element(elements, 2).upper()
-    country = country_code(_element(elements, 3))
-    if not country:
-        country = "CA" if region in _PROVINCES else "US" if region in _STATE_ZONES else ""
-    status.city, status.region, status.country = city_name(_element(elements, 1)), region, country
-    status.postal = postal_code(_element(elements, 8), country)  # MS1-08 exists from 5010 on
+    country = _country(_element(elements, 3), region)
+    return _Place(city_name(_element(elements, 1)), region,
+                  postal_code(_element(elements, 8), country), country)  # fmt: skip
+
+
+def _n4(elements: list[str]) -> _Place:
+    """N4: city, state/province, postal code, country."""
+    region = _element(elements, 2).upper()
+    country = _country(_element(elements, 4), region)
+    return _Place(city_name(_element(elements, 1)), region,
+                  postal_code(_element(elements, 3), country), country)  # fmt: skip
 
 
 def _check_trailer(

@@ -18,6 +18,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from connectors.canadapost import ZONE_OFFSETS
 from connectors.times import zone_at
 from tools.sim_scan import (
     SimScan,
@@ -120,10 +121,9 @@ def postnl(carrier: str, scans: Sequence[SimScan]) -> bytes:
 
 
 # Zone names Canada Post writes for the simulator's offsets (North America and GMT, standard
-# time). Abroad it writes a blank or a word ("ISRAEL"), which the parser reads as UTC.
+# time). Abroad it writes a blank or a word ("ISRAEL"), and the parser reads the clock time in
+# the zone of the scan's place.
 _CANADAPOST_ZONES = {-8: "PST", -7: "MST", -6: "CST", -5: "EST", 0: "GMT"}
-# Where the parser reads a Canadian clock time without a zone name: its province's zone.
-_PROVINCES = {"ON": ZoneInfo("America/Toronto")}  # the simulator's Canadian region
 _COUNTRY_NAMES = {"US": "United States", "DE": "Germany", "NL": "Netherlands",
                   "GB": "United Kingdom", "FR": "France"}  # fmt: skip
 
@@ -133,11 +133,19 @@ def _canadapost_time(scan: SimScan) -> tuple[datetime, str]:
     name = _CANADAPOST_ZONES.get(scan.utc_offset_hours) if scan.zone_given else None
     if name:
         return wall_time(scan), name
-    province = _PROVINCES.get(scan.region) if scan.country == "CA" else None
-    if province is None:  # no zone and no province: the parser reads UTC, so say UTC
-        return scan.at.replace(microsecond=0).astimezone(UTC), ""
-    local, alone = civil_time(scan, province)
-    return local, "" if alone else local.tzname() or ""  # EST/EDT tell the two passes apart
+    # Without a zone name the parser reads the clock time where the scan was: a Canadian site's
+    # province and city, only the country abroad (_canadapost_site), UTC when that says nothing.
+    abroad = bool(scan.country) and scan.country != "CA"
+    place = (
+        zone_at(scan.country, "", "", "") if abroad else zone_at("CA", scan.region, "", scan.city)
+    )
+    local, alone = civil_time(scan, place)
+    if alone:
+        return local, ""
+    named = local.tzname() or ""  # EST/EDT tell the two passes apart; elsewhere say GMT
+    if named in ZONE_OFFSETS:
+        return local, named
+    return scan.at.replace(microsecond=0).astimezone(UTC), "GMT"
 
 
 def _canadapost_site(scan: SimScan) -> tuple[str, str]:

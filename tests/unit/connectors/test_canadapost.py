@@ -22,7 +22,14 @@ NS = "{http://www.canadapost.ca/ws/track-v2}"
 
 
 @pytest.mark.parametrize(
-    "name", ["detail.xml", "international.xml", "soap_batch.xml", "no_pin_history.xml"]
+    "name",
+    [
+        "detail.xml",
+        "international.xml",
+        "soap_batch.xml",
+        "no_pin_history.xml",
+        "french_latin1.xml",
+    ],
 )
 def test_fixtures_match_golden_pairs(name: str) -> None:
     result = assert_golden("canadapost", DIR / name)
@@ -80,6 +87,27 @@ def test_zone_rule(zone: str, province: str, expected: tuple[str, bool]) -> None
     assert scan.code == "0500" and scan.country == "CA"
 
 
+def test_declared_latin1_and_leading_blanks_are_read() -> None:
+    payload = (DIR / "french_latin1.xml").read_bytes()
+    assert payload.startswith(b"\n  <?xml") and "traité".encode("latin-1") in payload
+    scans = connectors.parse("canadapost", payload, CTX).scans
+    assert [scan.description for scan in scans][1] == "Article traité"
+    utf8 = b" \r\n" + FIXTURE.read_bytes()  # the same blanks before a UTF-8 declaration
+    assert len(connectors.parse("canadapost", utf8, CTX).scans) == 6
+
+
+def test_the_revised_expected_date_wins_over_the_original() -> None:
+    (eta,) = connectors.parse("canadapost", (DIR / "french_latin1.xml").read_bytes(), CTX).etas
+    noon_winnipeg = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)  # changed-expected-date, CST
+    assert (eta.kind, eta.estimated_at_ms) == ("scheduled", int(noon_winnipeg.timestamp() * 1000))
+
+
+def test_an_encoding_it_cannot_read_is_a_parse_error() -> None:
+    payload = b'<?xml version="1.0" encoding="EBCDIC-CP-US"?><tracking-detail/>'
+    with pytest.raises(connectors.ParseError, match="encoding this parser does not read"):
+        connectors.parse("canadapost", payload, CTX)
+
+
 @pytest.mark.parametrize(
     "payload",
     [
@@ -113,11 +141,12 @@ def test_unreadable_payloads_raise_parse_error_with_reason(payload: bytes, reaso
 # -- fuzzing: only ParseError, raised by the parser itself, may escape ---------------------------
 
 TAGS = ["tracking-detail", "pin", "dnc", "significant-events", "occurrence", "event-identifier",
+        "expected-delivery-date", "changed-expected-date", "destination-postal-id",
         "event-date", "event-time", "event-time-zone", "event-description", "event-site",
         "event-province", "messages", "message", "code", "description"]  # fmt: skip
 TEXTS = st.text(max_size=10) | st.sampled_from(
     ["", "0174", "1496", "2026-11-20", "2026-02-30", "25:61:00", "EST", "NST", "ON", "NL",
-     "02650,Israel", ",", "0001-01-01", "9999-12-31", "23:59:59", "ISRAEL"]
+     "02650,Israel", ",", "0001-01-01", "9999-12-31", "23:59:59", "ISRAEL", "12:05", "R3C4T3"]
 )  # fmt: skip
 NAMESPACES = st.sampled_from(["", NS, "{http://www.canadapost.ca/ws/soap/track}", "{urn:x}"])
 
@@ -171,10 +200,14 @@ def test_random_xml_only_raises_parse_error(root: ET.Element) -> None:
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(["detail.xml", "international.xml", "soap_batch.xml"]), st.data())
+@given(
+    st.sampled_from(["detail.xml", "international.xml", "soap_batch.xml", "french_latin1.xml"]),
+    st.data(),
+)
 def test_mutated_fixture_only_raises_parse_error(name: str, data: st.DataObject) -> None:
     payload = (DIR / name).read_bytes()
-    assert_only_parse_error("canadapost", ET.tostring(_mutate(ET.fromstring(payload), data)))
+    root = ET.fromstring(payload.lstrip())  # french_latin1.xml starts with blanks
+    assert_only_parse_error("canadapost", ET.tostring(_mutate(root, data)))
     assert_only_parse_error(
         "canadapost", payload[: data.draw(st.integers(0, len(payload)))]
     )  # cut short

@@ -23,6 +23,7 @@ CTX = connectors.ParseContext("postnl", 0, "test")
         "current_status.json",
         "status_evidence.json",
         "status_repeats_event.json",
+        "expectation_no_seconds.json",
     ],
 )
 def test_fixtures_match_golden_pairs(name: str) -> None:
@@ -37,6 +38,24 @@ def test_duplicate_scan_keeps_one_event_id() -> None:
     body = (FIXTURES / "postnl" / "status_evidence.json").read_bytes()
     ids = [scan.event_id for scan in connectors.parse("postnl", body, CTX).scans]
     assert ids[4] == ids[5], "Status repeated as OldStatus[0] is one scan"
+
+
+def test_expectation_is_read_in_the_delivery_address_zone() -> None:
+    body = json.loads((FIXTURES / "postnl" / "expectation_no_seconds.json").read_bytes())
+    shipment = body["CompleteStatus"]["Shipment"]
+    shipment["Expectation"] = {"ETAFrom": "08-12-2026 16:00", "ETATo": "08-12-2026 18:00:00"}
+    shipment["Address"][1].update(CountryCode="GB", City="London", Zipcode="EC1A 1BB")
+    result = connectors.parse("postnl", json.dumps(body).encode(), CTX)
+    (eta,) = result.etas
+    window = (eta.window_start_ms, eta.window_end_ms, eta.estimated_at_ms)
+    london = [int(datetime(2026, 12, 8, h, tzinfo=UTC).timestamp() * 1000) for h in (16, 18, 18)]
+    assert window == tuple(london), "type 09 (delivery address) wins over 01 (receiver)"
+    scans = result.scans
+    assert scans[2].event_id == scans[3].event_id, "one scan, with and without seconds"
+    shipment["Expectation"] = {"ETAFrom": "", "ETATo": "later"}
+    result = connectors.parse("postnl", json.dumps(body).encode(), CTX)
+    assert result.etas == [] and len(result.problems) == 1
+    assert result.problems[0].startswith("3SDEVC305512782 Expectation skipped: unreadable")
 
 
 def test_a_status_that_repeats_an_event_is_not_a_scan() -> None:
@@ -127,13 +146,15 @@ def test_unreadable_payloads_raise_parse_error_with_reason(payload: bytes, reaso
 
 TestFuzz = json_fuzz_tests(
     "postnl",
-    [FIXTURE, FIXTURES / "postnl" / "current_status.json"],
+    [FIXTURE, FIXTURES / "postnl" / "current_status.json",
+     FIXTURES / "postnl" / "expectation_no_seconds.json"],
     json_values(
         "31-02-2026 10:00:00", "20-11-2026", "01-01-0001 00:00:00", "007", "0", "I01"
     ),
     lambda value: [
         {"CompleteStatus": {"Shipment": {"Barcode": "3S", "Event": [value], "Status": value,
-                                         "OldStatus": value}}},
+                                         "OldStatus": value, "Expectation": value,
+                                         "Address": value}}},
         {"CurrentStatus": {"Shipment": value}, "Warnings": value},
     ],
 )  # fmt: skip

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from tracking.taxonomy import Status
 
 MULTI = FIXTURES / "x12_214" / "multi_transaction.edi"
 PIPE = FIXTURES / "x12_214" / "pipe_newline.edi"
+ESTIMATES = FIXTURES / "x12_214" / "estimates.edi"
+PARCELS = FIXTURES / "x12_214" / "lx_parcels.edi"
 CTX = connectors.ParseContext("odfl", 0, "test")
 ISA = (
     "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       "
@@ -30,11 +33,15 @@ def _segments(path: Path) -> tuple[list[str], str, str]:
     return [s.strip() for s in text.split(terminator) if s.strip()], text[3], terminator
 
 
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def _must_not_escape(payload: bytes) -> None:
     assert_only_parse_error("x12_214", payload, CTX)
 
 
-@pytest.mark.parametrize("fixture", [MULTI, PIPE], ids=lambda path: path.stem)
+@pytest.mark.parametrize("fixture", [MULTI, PIPE, ESTIMATES, PARCELS], ids=lambda path: path.stem)
 def test_fixture_matches_golden_pair(fixture: Path) -> None:
     assert_golden("x12_214", fixture, carrier="odfl")
 
@@ -48,7 +55,7 @@ def test_duplicate_scan_keeps_its_event_id() -> None:
 def test_unknown_status_code_maps_to_unknown() -> None:
     scans = x12_214.parse(MULTI.read_bytes(), CTX).scans
     unknown = [scan for scan in scans if scan.code == "Z9"]
-    assert len(unknown) == 1 and unknown[0].zone_assumed, "no time code and no MS1: UTC, flagged"
+    assert len(unknown) == 1 and unknown[0].zone_assumed, "no time code, no MS1: assumed zone"
     assert Normalizer().canonical("x12_214", "Z9").status is Status.UNKNOWN
 
 
@@ -104,13 +111,41 @@ def test_bad_dates_and_time_codes_are_problems_not_failures() -> None:
     assert len(result.problems) == 4
 
 
+def test_estimates_are_etas_never_scans() -> None:
+    body = "~".join([
+        ISA[:-1], "ST*214*0001", "B10*PRO1**ABCD", "LX*1", "AT7*AG*NS***20261118*1200*ET",
+        "LX*2", "AT7*X2*NS***20261119*0900*CT", "AT7*C1*NS***20261117*2200*CT", "SE*8*0001", "",
+    ])  # fmt: skip
+    result = x12_214.parse(body.encode(), CTX)
+    assert result.scans == [] and result.problems == []
+    assert [(eta.kind, eta.estimated_at_ms) for eta in result.etas] == [
+        ("estimated", _ms(datetime(2026, 11, 18, 17, 0, tzinfo=UTC))),  # 12:00 EST
+        ("estimated", _ms(datetime(2026, 11, 19, 15, 0, tzinfo=UTC))),  # 09:00 CST
+    ], "C1 (estimated departure from a terminal) is neither a scan nor a delivery estimate"
+
+
+def test_loops_with_their_own_references_are_parcels_of_their_own() -> None:
+    result = x12_214.parse(PARCELS.read_bytes(), CTX)
+    first, second = result.scans[:5], result.scans[5:]
+    assert [s.tracking_number for s in first] == [
+        "PRO5500431",
+        "PO-481516",
+        "PO-481517",
+        "PO-481516",
+        "PO-481517",
+    ], "the shipment-wide pickup keeps the PRO; each order's loops become their own parcel"
+    assert {s.tracking_number for s in second} == {"PRO5500432"}, "one PO in every loop: one parcel"
+    assert first[1].event_id != first[2].event_id, "same code and minute, different parcels"
+
+
 # -- fuzzing: only ParseError, raised by the parser itself, may escape ---------------------------
 
-SEGMENT_IDS = ["ISA", "GS", "ST", "B10", "L11", "N1", "N3", "N4", "LX", "AT7", "MS1", "MS2",
+SEGMENT_IDS = ["ISA", "GS", "ST", "B10", "L11", "REF", "N1", "N3", "N4", "LX", "AT7", "MS1", "MS2",
                "AT8", "SE", "GE", "IEA", "K1", ""]  # fmt: skip
 element = st.text(alphabet=st.characters(codec="latin-1"), max_size=12) | st.sampled_from(
     ["214", "NS", "AG", "X6", "D1", "LT", "ET", "UT", "20", "20261118", "1200", "00000000",
-     "99991231", "2359", "235959", "1", "0001", "CN", "BM", "US", "CA", "ON", "TX"]
+     "99991231", "2359", "235959", "1", "0001", "CN", "BM", "US", "CA", "ON", "TX", "AB", "ED",
+     "LD", "X2", "B6", "PO", "2I", "SH"]
 )  # fmt: skip
 
 
@@ -136,7 +171,7 @@ def test_segment_soup_only_raises_parse_error(
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.data(), st.sampled_from([MULTI, PIPE]))
+@given(st.data(), st.sampled_from([MULTI, PIPE, ESTIMATES, PARCELS]))
 def test_mutated_fixture_only_raises_parse_error(data: st.DataObject, fixture: Path) -> None:
     segments, sep, terminator = _segments(fixture)
     for _ in range(data.draw(st.integers(1, 4))):
