@@ -9,6 +9,19 @@ Contradiction rule: after a `delivered` scan, later plain progress scans (info r
 picked up, in transit, out for delivery) are carrier noise (a hub scanner with a wrong clock,
 a second leg's carrier echoing old scans) and do not undo the delivery; returns, exceptions
 and failed attempts after it do count.
+
+Near-duplicate rule: the event id (connectors.base.scan_event_id) already makes a re-sent or
+re-polled scan one event, but the same physical scan reported by two feeds (a webhook and an
+API poll, a carrier and an aggregator with its own codes) can still carry two ids: another code,
+another minute. Two reports are one scan when they have the same canonical status and reason,
+come from different sources and lie at most NEAR_DUPLICATE_WINDOW_MS apart. A scan keeps one
+report per source (a feed reports a scan once; two of its reports are two scans) and all its
+reports lie within the window. Reports are paired closest first, ties broken by (time, event
+id), and a merged scan shows its best-located report (most of city and country filled, then
+the earliest, then the smallest event id) with the gaps filled from the others. All of that is
+computed from the set of reports, so the rule keeps the state independent of arrival order.
+Only the first-arriving report of a scan is accepted as a new event; the others count as
+duplicates. `unknown` reports are never merged: two unmapped codes may be two different things.
 """
 
 from __future__ import annotations
@@ -43,6 +56,13 @@ _MILESTONE_BY_REASON = {
     Reason.ARRIVED_AT_DESTINATION.value: "arrived_at_destination",
 }
 
+# Two feeds' reports of one scan disagree by seconds to a few minutes: one truncates to the
+# minute, one stamps when the scan reached the carrier's system rather than when it was made,
+# one poll's copy went through an aggregator. Two real scans of one parcel with the same status
+# and reason are a facility, a leg or a delivery round apart, which takes longer than that.
+# A judgment, not a measurement: widen it only with traffic showing larger disagreements.
+NEAR_DUPLICATE_WINDOW_MS = 10 * 60 * 1000
+
 
 @dataclass(slots=True)
 class HistoryEntry:
@@ -54,12 +74,25 @@ class HistoryEntry:
     carrier_code: str
     city: str
     country: str
+    # Kept in memory only (the changelog record has neither): the feed of the report, and for a
+    # merged scan the raw reports it stands for, itself included, so that a later report can
+    # re-pair them. `==` compares what the record holds, so a report that changes nothing of
+    # it leaves the version alone.
+    source: str = field(default="", compare=False)
+    reports: tuple[HistoryEntry, ...] = field(default=(), compare=False)
 
     def sort_key(self) -> tuple[int, int, str]:
         return (self.occurred_at_ms, self.progress, self.event_id)
 
     def __lt__(self, other: HistoryEntry) -> bool:
         return self.sort_key() < other.sort_key()
+
+    def raw_reports(self) -> tuple[HistoryEntry, ...]:
+        return self.reports or (self,)
+
+    def rank(self) -> tuple[int, int, str]:
+        """The best report of a merged scan has the smallest rank."""
+        return (-(bool(self.city) + bool(self.country)), self.occurred_at_ms, self.event_id)
 
 
 @dataclass(slots=True)
@@ -98,14 +131,18 @@ class ParcelState:
     # -- transitions ---------------------------------------------------------------------------
 
     def apply_events(self, events: list[TrackingEvent], now_ms: int) -> list[TrackingEvent]:
-        """Merge events into the history; returns the ones that were new (after dedup)."""
-        accepted = []
+        """Merge events into the history; returns the ones that were new (after dedup, exact
+        and near-duplicate). The version moves when the history changed, also when a
+        near-duplicate only filled in a location."""
+        fresh: dict[str, TrackingEvent] = {}
         for event in events:
-            if event.event_id in self.seen:
-                continue
-            self.seen.add(event.event_id)
-            insort(
-                self.history,
+            if event.event_id not in self.seen:
+                self.seen.add(event.event_id)
+                fresh[event.event_id] = event
+        if not fresh:
+            return []
+        accepted_ids, changed = self._insert(
+            [
                 HistoryEntry(
                     event.occurred_at_ms,
                     _PROGRESS.get(event.status, 0),
@@ -115,25 +152,78 @@ class ParcelState:
                     event.carrier_code,
                     event.city,
                     event.country,
-                ),
-            )
-            milestone = _MILESTONE_BY_STATUS.get(event.status) or _MILESTONE_BY_REASON.get(
-                event.reason
-            )
-            if milestone:
-                first = self.milestones.get(milestone)
-                if first is None or event.occurred_at_ms < first:
-                    self.milestones[milestone] = event.occurred_at_ms
+                    event.source,
+                )
+                for event in fresh.values()
+            ]
+        )
+        if not changed:
+            return []
+        for event in fresh.values():
             if not self.carrier:
                 self.carrier = event.carrier
             if self.last_received_at_ms is None or event.received_at_ms > self.last_received_at_ms:
                 self.last_received_at_ms = event.received_at_ms
-            accepted.append(event)
-        if accepted:
-            self._recompute()
-            self.version += 1
-            self.updated_at_ms = now_ms
-        return accepted
+        self._recompute()
+        self.version += 1
+        self.updated_at_ms = now_ms
+        return [event for event_id, event in fresh.items() if event_id in accepted_ids]
+
+    def _insert(self, reports: list[HistoryEntry]) -> tuple[set[str], bool]:
+        """Add new raw reports to the history; returns the ids accepted as new scans and
+        whether the history changed."""
+        window = NEAR_DUPLICATE_WINDOW_MS
+        by_scan: dict[tuple[str, str], list[HistoryEntry]] = {}
+        for entry in self.history:
+            if entry.status != _UNKNOWN:
+                by_scan.setdefault((entry.status, entry.reason), []).append(entry)
+        fresh_by_scan: dict[tuple[str, str], list[HistoryEntry]] = {}
+        accepted: set[str] = set()
+        for report in reports:
+            if report.status == _UNKNOWN:
+                insort(self.history, report)
+                accepted.add(report.event_id)
+            else:
+                fresh_by_scan.setdefault((report.status, report.reason), []).append(report)
+        changed = bool(accepted)
+        regroup: set[tuple[str, str]] = set()
+        for key, group in fresh_by_scan.items():
+            known = [r for entry in by_scan.get(key, ()) for r in entry.raw_reports()]
+            for report in group:
+                # A report with no report of another source within the window is a scan of
+                # its own whatever else arrives, and changes no other scan: the common case.
+                if any(
+                    other.source != report.source
+                    and abs(other.occurred_at_ms - report.occurred_at_ms) <= window
+                    for other in (*known, *group)
+                ):
+                    regroup.add(key)
+                    break
+            else:
+                for report in group:
+                    insort(self.history, report)
+                    accepted.add(report.event_id)
+                changed = True
+        if not regroup:
+            return accepted, changed
+        kept = [h for h in self.history if (h.status, h.reason) not in regroup]
+        for key in regroup:
+            old = by_scan.get(key, [])
+            known_ids = {r.event_id for entry in old for r in entry.raw_reports()}
+            scans = []
+            for cluster in _same_scans(
+                [r for entry in old for r in entry.raw_reports()] + fresh_by_scan[key]
+            ):
+                scan = _merged(cluster)
+                scans.append(scan)
+                if not any(r.event_id in known_ids for r in cluster):
+                    accepted.add(scan.event_id)
+            scans.sort()
+            changed = changed or scans != sorted(old)
+            kept.extend(scans)
+        kept.sort()
+        self.history = kept
+        return accepted, changed
 
     def apply_shipment(self, shipment: dict[str, Any], now_ms: int) -> bool:
         """Attach the merchant's registration (order, promise, segment); idempotent."""
@@ -170,7 +260,15 @@ class ParcelState:
     def _recompute(self) -> None:
         current: HistoryEntry | None = None
         located: HistoryEntry | None = None
+        # From the history, not accumulated per event: a merged scan may move to a later
+        # report's time when that report is the better located one.
+        milestones: dict[str, int] = {}
         for entry in self.history:
+            milestone = _MILESTONE_BY_STATUS.get(entry.status) or _MILESTONE_BY_REASON.get(
+                entry.reason
+            )
+            if milestone and milestone not in milestones:
+                milestones[milestone] = entry.occurred_at_ms
             if entry.city or entry.country:
                 located = entry
             if entry.status == _UNKNOWN:
@@ -190,6 +288,7 @@ class ParcelState:
         if located is not None:
             self.city, self.country = located.city, located.country
         self.last_event_at_ms = self.history[-1].occurred_at_ms if self.history else None
+        self.milestones = milestones
 
     # -- Avro records (the changelog and the parcel-state topic) -----------------------------
 
@@ -285,3 +384,56 @@ class ParcelState:
         )
         state._recompute()
         return state
+
+
+def _same_scans(reports: list[HistoryEntry]) -> list[list[HistoryEntry]]:
+    """Reports of one (status, reason) grouped into scans by the near-duplicate rule: pairs of
+    reports from different sources within the window join, closest first, as long as the scan
+    keeps one report per source and fits in the window. A function of the set of reports."""
+    window = NEAR_DUPLICATE_WINDOW_MS
+    reports = sorted(reports)
+    pairs = []
+    for i, earlier in enumerate(reports):
+        for j in range(i + 1, len(reports)):
+            later = reports[j]
+            gap = later.occurred_at_ms - earlier.occurred_at_ms
+            if gap > window:
+                break
+            if earlier.source != later.source:
+                pairs.append((gap, i, j))
+    scan_of = list(range(len(reports)))
+    members = {i: [i] for i in scan_of}
+    for _, i, j in sorted(pairs):
+        a, b = scan_of[i], scan_of[j]
+        if a == b:
+            continue
+        joined = members[a] + members[b]
+        sources = {reports[k].source for k in joined}
+        times = [reports[k].occurred_at_ms for k in joined]
+        if len(sources) < len(joined) or max(times) - min(times) > window:
+            continue
+        for k in members.pop(b):
+            scan_of[k] = a
+        members[a] = joined
+    return [[reports[k] for k in sorted(scan)] for scan in members.values()]
+
+
+def _merged(reports: list[HistoryEntry]) -> HistoryEntry:
+    """One history entry for one scan: its best-located report, gaps filled from the others
+    (best first)."""
+    if len(reports) == 1:
+        return reports[0]
+    ranked = sorted(reports, key=HistoryEntry.rank)
+    best = ranked[0]
+    return HistoryEntry(
+        best.occurred_at_ms,
+        best.progress,
+        best.event_id,
+        best.status,
+        best.reason,
+        best.carrier_code,
+        next((r.city for r in ranked if r.city), ""),
+        next((r.country for r in ranked if r.country), ""),
+        best.source,
+        tuple(reports),
+    )
