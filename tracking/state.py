@@ -20,8 +20,16 @@ reports lie within the window. Reports are paired closest first, ties broken by 
 id), and a merged scan shows its best-located report (most of city and country filled, then
 the earliest, then the smallest event id) with the gaps filled from the others. All of that is
 computed from the set of reports, so the rule keeps the state independent of arrival order.
+`unknown` reports are never merged: two unmapped codes may be two different things.
+
 Only the first-arriving report of a scan is accepted as a new event; the others count as
-duplicates. `unknown` reports are never merged: two unmapped codes may be two different things.
+duplicates. Those counts alone can depend on arrival order, when a late report re-pairs
+earlier ones: feed A scans a and c minutes apart, feed B's echo b lies between them; if b and
+c arrive first they pair, and when a (closer to b) arrives, b re-pairs with it and c, counted
+as b's echo before, is left a scan of its own. The changelog record holds the merged entries
+but neither the raw reports nor their sources, so a restored state judges a replayed echo
+against entries of unknown source ("", unlike every feed): it merges again, but so would a
+new scan of that same feed within the window.
 """
 
 from __future__ import annotations
@@ -132,34 +140,50 @@ class ParcelState:
 
     def apply_events(self, events: list[TrackingEvent], now_ms: int) -> list[TrackingEvent]:
         """Merge events into the history; returns the ones that were new (after dedup, exact
-        and near-duplicate). The version moves when the history changed, also when a
-        near-duplicate only filled in a location."""
-        fresh: dict[str, TrackingEvent] = {}
+        and near-duplicate). The version moves when the history changed: also when a
+        near-duplicate only filled in a location, never when it changed nothing."""
+        fresh = []
+        accepted_ids = set()
+        echoes: dict[tuple[str, str], list[HistoryEntry]] = {}
         for event in events:
-            if event.event_id not in self.seen:
-                self.seen.add(event.event_id)
-                fresh[event.event_id] = event
-        if not fresh:
-            return []
-        accepted_ids, changed = self._insert(
-            [
-                HistoryEntry(
-                    event.occurred_at_ms,
-                    _PROGRESS.get(event.status, 0),
-                    event.event_id,
-                    event.status,
-                    event.reason,
-                    event.carrier_code,
-                    event.city,
-                    event.country,
-                    event.source,
-                )
-                for event in fresh.values()
-            ]
-        )
+            if event.event_id in self.seen:
+                continue
+            self.seen.add(event.event_id)
+            fresh.append(event)
+            report = HistoryEntry(
+                event.occurred_at_ms,
+                _PROGRESS.get(event.status, 0),
+                event.event_id,
+                event.status,
+                event.reason,
+                event.carrier_code,
+                event.city,
+                event.country,
+                event.source,
+            )
+            key = (event.status, event.reason)
+            if key in echoes or self._may_echo(report):
+                echoes.setdefault(key, []).append(report)
+                continue
+            # The common case: no other feed reported this status near this time, so this
+            # report is a scan of its own whatever arrives later, and changes no other scan.
+            insort(self.history, report)
+            milestone = _MILESTONE_BY_STATUS.get(event.status) or _MILESTONE_BY_REASON.get(
+                event.reason
+            )
+            if milestone:
+                first = self.milestones.get(milestone)
+                if first is None or event.occurred_at_ms < first:
+                    self.milestones[milestone] = event.occurred_at_ms
+            accepted_ids.add(event.event_id)
+        changed = bool(accepted_ids)
+        if echoes and self._regroup(echoes, accepted_ids):
+            changed = True
+            # A merged scan may move to a later report's time (the better located one).
+            self._milestones_from_history()
         if not changed:
             return []
-        for event in fresh.values():
+        for event in fresh:
             if not self.carrier:
                 self.carrier = event.carrier
             if self.last_received_at_ms is None or event.received_at_ms > self.last_received_at_ms:
@@ -167,63 +191,72 @@ class ParcelState:
         self._recompute()
         self.version += 1
         self.updated_at_ms = now_ms
-        return [event for event_id, event in fresh.items() if event_id in accepted_ids]
+        return [event for event in fresh if event.event_id in accepted_ids]
 
-    def _insert(self, reports: list[HistoryEntry]) -> tuple[set[str], bool]:
-        """Add new raw reports to the history; returns the ids accepted as new scans and
-        whether the history changed."""
-        window = NEAR_DUPLICATE_WINDOW_MS
-        by_scan: dict[tuple[str, str], list[HistoryEntry]] = {}
-        for entry in self.history:
-            if entry.status != _UNKNOWN:
-                by_scan.setdefault((entry.status, entry.reason), []).append(entry)
-        fresh_by_scan: dict[tuple[str, str], list[HistoryEntry]] = {}
-        accepted: set[str] = set()
-        for report in reports:
-            if report.status == _UNKNOWN:
-                insort(self.history, report)
-                accepted.add(report.event_id)
-            else:
-                fresh_by_scan.setdefault((report.status, report.reason), []).append(report)
-        changed = bool(accepted)
-        regroup: set[tuple[str, str]] = set()
-        for key, group in fresh_by_scan.items():
-            known = [r for entry in by_scan.get(key, ()) for r in entry.raw_reports()]
-            for report in group:
-                # A report with no report of another source within the window is a scan of
-                # its own whatever else arrives, and changes no other scan: the common case.
-                if any(
-                    other.source != report.source
-                    and abs(other.occurred_at_ms - report.occurred_at_ms) <= window
-                    for other in (*known, *group)
-                ):
-                    regroup.add(key)
-                    break
-            else:
-                for report in group:
-                    insort(self.history, report)
-                    accepted.add(report.event_id)
-                changed = True
-        if not regroup:
-            return accepted, changed
-        kept = [h for h in self.history if (h.status, h.reason) not in regroup]
-        for key in regroup:
-            old = by_scan.get(key, [])
-            known_ids = {r.event_id for entry in old for r in entry.raw_reports()}
-            scans = []
-            for cluster in _same_scans(
-                [r for entry in old for r in entry.raw_reports()] + fresh_by_scan[key]
+    def _may_echo(self, report: HistoryEntry) -> bool:
+        """Whether the history holds a report of another source that may be the same scan."""
+        if report.status == _UNKNOWN:
+            return False
+        window, at = NEAR_DUPLICATE_WINDOW_MS, report.occurred_at_ms
+        # A merged entry's reports lie within the window of the one it shows. Scans mostly
+        # arrive in time order, so walking back from the end usually stops at once.
+        low, high = at - 2 * window, at + 2 * window
+        for entry in reversed(self.history):
+            t = entry.occurred_at_ms
+            if t < low:
+                break
+            if (
+                t <= high
+                and entry.status == report.status
+                and entry.reason == report.reason
+                and any(
+                    r.source != report.source and abs(r.occurred_at_ms - at) <= window
+                    for r in entry.raw_reports()
+                )
             ):
-                scan = _merged(cluster)
+                return True
+        return False
+
+    def _regroup(
+        self, echoes: dict[tuple[str, str], list[HistoryEntry]], accepted: set[str]
+    ) -> bool:
+        """Re-pair the scans of each (status, reason) in `echoes` with its new reports and
+        returns whether the history changed. `accepted` holds the ids of this batch's reports
+        taken as new so far; a scan that no earlier batch reported counts once, by the report
+        it shows."""
+        old: dict[tuple[str, str], list[HistoryEntry]] = {key: [] for key in echoes}
+        history: list[HistoryEntry] = []
+        for entry in self.history:
+            group = old.get((entry.status, entry.reason))
+            (history if group is None else group).append(entry)
+        changed = False
+        for key, reports in echoes.items():
+            known = [r for entry in old[key] for r in entry.raw_reports()]
+            known_before = {r.event_id for r in known} - accepted
+            scans = []
+            for members in _same_scans(known + reports):
+                scan = _merged(members)
                 scans.append(scan)
-                if not any(r.event_id in known_ids for r in cluster):
+                member_ids = {r.event_id for r in members}
+                accepted -= member_ids
+                if known_before.isdisjoint(member_ids):
                     accepted.add(scan.event_id)
             scans.sort()
-            changed = changed or scans != sorted(old)
-            kept.extend(scans)
-        kept.sort()
-        self.history = kept
-        return accepted, changed
+            changed = changed or scans != old[key]
+            history.extend(scans)
+        history.sort()
+        self.history = history
+        return changed
+
+    def _milestones_from_history(self) -> None:
+        milestones: dict[str, int] = {}
+        for entry in self.history:
+            milestone = _MILESTONE_BY_STATUS.get(entry.status) or _MILESTONE_BY_REASON.get(
+                entry.reason
+            )
+            if milestone and milestone not in milestones:
+                milestones[milestone] = entry.occurred_at_ms  # the history is in time order
+        self.milestones = milestones
 
     def apply_shipment(self, shipment: dict[str, Any], now_ms: int) -> bool:
         """Attach the merchant's registration (order, promise, segment); idempotent."""
@@ -260,15 +293,7 @@ class ParcelState:
     def _recompute(self) -> None:
         current: HistoryEntry | None = None
         located: HistoryEntry | None = None
-        # From the history, not accumulated per event: a merged scan may move to a later
-        # report's time when that report is the better located one.
-        milestones: dict[str, int] = {}
         for entry in self.history:
-            milestone = _MILESTONE_BY_STATUS.get(entry.status) or _MILESTONE_BY_REASON.get(
-                entry.reason
-            )
-            if milestone and milestone not in milestones:
-                milestones[milestone] = entry.occurred_at_ms
             if entry.city or entry.country:
                 located = entry
             if entry.status == _UNKNOWN:
@@ -288,7 +313,6 @@ class ParcelState:
         if located is not None:
             self.city, self.country = located.city, located.country
         self.last_event_at_ms = self.history[-1].occurred_at_ms if self.history else None
-        self.milestones = milestones
 
     # -- Avro records (the changelog and the parcel-state topic) -----------------------------
 
