@@ -23,9 +23,9 @@ the normalizer looks codes up exactly, so "DE:08" would turn every undocumented 
 into `unknown`; it goes into the description instead, where people read it.
 
 Time rule: `date` is ISO 8601 with the scan location's UTC offset, so it is exact. A `date`
-without an offset is still read as UTC and flagged `zone_assumed` (a date alone: noon UTC):
-the simulator writes FedEx's zoneless scans as UTC wall time, so reading them in the scan
-location's zone waits for the simulator to write local wall time (branch conn-a-scan-zones).
+without an offset is read in the scan location's zone (`times.zone_at`: state, postal code,
+city; UTC when the place does not decide) and flagged `zone_assumed`; a date alone is noon
+there, flagged.
 
 Carrier ETAs (`ParseResult.etas`), per track result, from the same reference:
 - `estimatedDeliveryTimeWindow.window` {begins, ends}: "the estimated window for time of
@@ -213,7 +213,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     location = _address(event.get("scanLocation"))
     stamp = text_field(event, "date")
     try:
-        occurred_at_ms, zone_assumed = parse_iso(stamp)
+        occurred_at_ms, zone_assumed = parse_iso(stamp, _zone(location))
     except (ParseError, ValueError, OverflowError) as exc:
         problems.append(f"{where} skipped: date {stamp!r}: {exc}")
         return None
