@@ -8,8 +8,8 @@ tools/sim_scan.py; the postal operators' encoders in tools/sim_formats_post.py.
 Encoders are deterministic per scan (a scan's bytes never depend on the rest of its bundle), so
 a re-sent scan parses to the same event id, and every format carries the time exactly: offsets
 or GMT fields where the format has them, X12 zone codes, the CSV utc_offset column, zone names
-or the clock time in the zone the parser assumes (UPS, USPS and CSV: the zone it infers from
-the place the payload names, `times.zone_at`, with the offset stated in the repeated hour).
+or the clock time in the zone the parser assumes (FedEx, UPS, USPS and CSV: the zone it infers
+from the place the payload names, `times.zone_at`, with the offset stated in the repeated hour).
 """
 
 from __future__ import annotations
@@ -123,9 +123,14 @@ def _fedex_window(newest: SimScan) -> dict[str, Any] | None:
 
 def _fedex(carrier: str, scans: Sequence[SimScan]) -> bytes:
     def event(s: SimScan) -> dict[str, Any]:
-        code, wall = carrier_code("fedex", s), wall_time(s)
+        code = carrier_code("fedex", s)
         why = "" if code not in ("DE", "SE") else describe("generic", s.code)
-        stamp = wall.isoformat() if s.zone_given else wall.replace(tzinfo=None).isoformat()
+        if s.zone_given:
+            stamp = wall_time(s).isoformat()
+        else:  # the parser reads a date without an offset in the scan location's zone
+            wall, alone = _place_time(s, s.country, s.region, s.postal_code)
+            # in the repeated autumn hour the offset says which pass
+            stamp = wall.replace(tzinfo=None).isoformat() if alone else wall.isoformat()
         return {"date": stamp, "eventType": code, "eventDescription": describe("fedex", code),
                 "derivedStatusCode": code, "exceptionCode": "", "exceptionDescription": why,
                 "scanLocation": {"city": s.city.upper(), "stateOrProvinceCode": s.region,
