@@ -1,13 +1,13 @@
 """EDI X12 214 (Transportation Carrier Shipment Status Message), releases 4010 and later.
 
 LTL and truckload carriers, and the VANs in front of them, still send shipment status as 214s.
-One interchange (ISA..IEA) holds groups (GS..GE) of transactions (ST..SE); each transaction is
-one shipment, each AT7 in its LX loops one status, with the MS1 that follows the AT7 saying
-where it happened. Layouts follow the X12 4010+ segment dictionary (AT7-05 CCYYMMDD, AT7-06
-time, AT7-07 time code; B10-01 carrier reference). N1/N4 name parties (shipper, consignee) or,
-inside an LX loop, the stop the loop reports on; they never become a scan's place, but their
-zones stand in for a missing MS1 (zone rule). MS2/AT8 describe equipment and weight: counted for
-SE and otherwise passed over.
+connectors/x12.py reads the envelope (one interchange holds groups of transactions), elements,
+time codes and N4/MS1 places. Each transaction (ST..SE) is one shipment, each AT7 in its LX
+loops one status, with the MS1 that follows the AT7 saying where it happened. Layouts follow the
+X12 4010+ segment dictionary (AT7-05 CCYYMMDD, AT7-06 time, AT7-07 time code; B10-01 carrier
+reference). N1/N4 name parties (shipper, consignee) or, inside an LX loop, the stop the loop
+reports on; they never become a scan's place, but their zones stand in for a missing MS1 (zone
+rule). MS2/AT8 describe equipment and weight: counted for SE and otherwise passed over.
 
 Tracking number: B10-01, the carrier-assigned reference ("the carrier's PRO"), which is the number
 a consignee tracks with; if a carrier leaves it empty, the first header L11 qualified CN
@@ -37,25 +37,24 @@ end of one `promised` window per parcel. AT7-01 B6/C1 (estimated arrival at / de
 terminal) and the pick-up and booking appointments (AA, EP, LP, XA, X9) are neither scans nor
 delivery estimates and are passed over.
 
-Zone rule: AT7-07 UT/GM is UTC; ES/ED, CS/CD, ... and the numeric 01-24 codes are fixed offsets;
-ET/CT/MT/PT/AT/HT/NT name a region and are resolved with its DST rules. All of those are exact.
-LT (local time), a missing or unrecognised time code, or a date without a time is read in the
-zone (`times.zone_at`) of the first place that decides one: the AT7's own MS1 (city, state or
-province, country, 5010 postal code), the N4 of its LX loop, then for a scan the last MS1 of an
-earlier status in the transaction (where the shipment was last seen), the shipper's N4 (N1 SH or
-SF) and the consignee's (CN or ST); for an estimate the consignee's N4 comes before the last
-MS1. With none it is UTC. Either way it is flagged `zone_assumed`.
+Zone rule: an AT7-07 time code other than LT names its zone exactly (connectors/x12.py: UTC,
+fixed offsets, or a region with its DST rules). LT (local time), a missing or unrecognised time
+code (a problem, not a failure), or a date without a time is read in the zone (`times.zone_at`)
+of the first place that decides one: the AT7's own MS1 (city, state or province, country, 5010
+postal code), the N4 of its LX loop, then for a scan the last MS1 of an earlier status in the
+transaction (where the shipment was last seen), the shipper's N4 (N1 SH or SF) and the
+consignee's (CN or ST); for an estimate the consignee's N4 comes before the last MS1. With none
+it is UTC. Either way it is flagged `zone_assumed`.
 
 Control numbers and counts (SE, GE, IEA) that disagree are problems, not failures; a payload
-without an ISA header is a ParseError.
+without an ISA header is a ParseError (both read in connectors/x12.py).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import UTC, tzinfo
 
 from connectors.base import (
     CarrierEta,
@@ -66,21 +65,11 @@ from connectors.base import (
     ParseResult,
     scan_event_id,
 )
-from connectors.places import city_name, country_code, postal_code
 from connectors.times import parse_local
-from connectors.zones import zone_for
+from connectors.x12 import Place, check_trailer, delimiters, element, ms1, n4, time_code_zone
 
 MAPPING = "x12_214"
 
-_FIXED = {
-    "UT": 0, "GM": 0, "ES": -5, "ED": -4, "CS": -6, "CD": -5, "MS": -7, "MD": -6,
-    "PS": -8, "PD": -7, "AS": -9, "AD": -8, "HS": -10, "HD": -9, "NS": -3.5, "ND": -2.5,
-}  # fmt: skip
-_REGIONS = {"ET": "America/New_York", "CT": "America/Chicago", "MT": "America/Denver",
-            "PT": "America/Los_Angeles", "AT": "America/Anchorage", "HT": "Pacific/Honolulu",
-            "NT": "America/St_Johns"}  # fmt: skip
-# Element 623: 01..12 are UTC+1..+12, 13..24 are UTC-12..-1.
-_NUMERIC = {f"{n:02d}": n if n <= 12 else n - 25 for n in range(1, 25)}
 # Estimates (module docstring): AT7-01 (element 1650) and AT7-03 (element 1652) codes -> kind;
 # "start"/"end" are the bounds of the promised window.
 _STATUS_ESTIMATES: dict[str, EtaKind] = {"AG": "estimated", "X2": "estimated"}
@@ -95,24 +84,13 @@ _TIME = re.compile(r"\d{4}(?:\d{2}(?:\d{1,2})?)?")
 
 
 @dataclass(slots=True)
-class _Place:
-    city: str = ""
-    region: str = ""
-    postal: str = ""
-    country: str = ""
-
-    def zone(self) -> tzinfo | None:
-        return zone_for(self.country, self.region, self.postal, self.city)
-
-
-@dataclass(slots=True)
 class _Status:
     code: str
     description: str
     date: str
     time: str
     time_code: str
-    place: _Place | None = None  # its MS1
+    place: Place | None = None  # its MS1
     kind: EtaKind | None = None  # None: a scan
     bound: str = ""  # for a promised window: "start" or "end"
 
@@ -121,7 +99,7 @@ class _Status:
 class _Loop:
     statuses: list[_Status] = field(default_factory=list)
     references: dict[str, str] = field(default_factory=dict)  # qualifier -> value
-    place: _Place | None = None  # an N4 inside the loop
+    place: Place | None = None  # an N4 inside the loop
 
     def reference(self) -> str:
         return next((self.references[q] for q in _LOOP_REFERENCES if q in self.references), "")
@@ -137,43 +115,16 @@ class _Transaction:
     bill_of_lading: str = ""
     skip: bool = False  # not a 214: counted for SE/GE, scans ignored
     party: str = ""  # the qualifier of the last N1
-    parties: dict[str, _Place] = field(default_factory=dict)  # header N1 qualifier -> its N4
+    parties: dict[str, Place] = field(default_factory=dict)  # header N1 qualifier -> its N4
     loops: list[_Loop] = field(default_factory=list)
-
-
-def _delimiters(text: str) -> tuple[str, str, str]:
-    """(element, sub-element, segment) separators, read from the ISA header.
-
-    ISA is fixed-width (the terminator sits at position 105), but the elements are counted rather
-    than trusting the width, so a sender that trims ISA06/ISA08 padding is still understood."""
-    if not text.startswith("ISA") or len(text) < 4:
-        raise ParseError("not an X12 interchange: no ISA header")
-    element = text[3]
-    at = 3
-    for _ in range(15):
-        at = text.find(element, at + 1)
-        if at < 0:
-            raise ParseError("ISA header is cut short: fewer than 16 elements")
-    if at + 2 >= len(text):
-        raise ParseError("ISA header is cut short: no segment terminator")
-    sub, terminator = text[at + 1], text[at + 2]
-    unusable = any(c.isalnum() or c.isspace() for c in (element, sub))
-    if unusable or len({element, sub, terminator}) < 3:
-        raise ParseError(f"ISA declares unusable separators {element!r} {sub!r} {terminator!r}")
-    if terminator.isalnum() or terminator == " ":
-        raise ParseError(f"ISA declares unusable segment terminator {terminator!r}")
-    return element, sub, terminator
 
 
 def _zone(status: _Status, local: tzinfo, problems: list[str]) -> tuple[tzinfo, bool]:
     """(zone, assumed) for one AT7: its time code, else `local` (the module's zone rule)."""
     code = status.time_code.upper()
-    if code in _FIXED:
-        return timezone(timedelta(hours=_FIXED[code])), False
-    if code in _NUMERIC:
-        return timezone(timedelta(hours=_NUMERIC[code])), False
-    if code in _REGIONS:
-        return ZoneInfo(_REGIONS[code]), False
+    exact = time_code_zone(code)
+    if exact is not None:
+        return exact, False
     if code and code != "LT":
         problems.append(f"unknown AT7 time code {code!r}; read as local time")
     return local, True
@@ -199,7 +150,7 @@ def _when(
     return occurred_at_ms, assumed or not clock
 
 
-def _first_zone(*places: _Place | None) -> tzinfo:
+def _first_zone(*places: Place | None) -> tzinfo:
     for place in places:
         zone = place.zone() if place is not None else None
         if zone is not None:
@@ -223,7 +174,7 @@ def _finish(tx: _Transaction, ctx: ParseContext, result: ParseResult) -> None:
         return
     origin = next((tx.parties[q] for q in _ORIGIN if q in tx.parties), None)
     destination = next((tx.parties[q] for q in _DESTINATION if q in tx.parties), None)
-    last_seen: _Place | None = None
+    last_seen: Place | None = None
     promised: dict[str, dict[str, tuple[int, bool]]] = {}  # number -> bound -> (ms, assumed)
     for loop, tracking in zip(tx.loops, numbers, strict=True):
         for status in loop.statuses:
@@ -259,22 +210,18 @@ def _finish(tx: _Transaction, ctx: ParseContext, result: ParseResult) -> None:
                                              start_assumed or end_assumed))  # fmt: skip
 
 
-def _place_fields(place: _Place | None) -> dict[str, str]:
+def _place_fields(place: Place | None) -> dict[str, str]:
     if place is None:
         return {}
     return {"city": place.city, "region": place.region, "postal_code": place.postal,
             "country": place.country}  # fmt: skip
 
 
-def _element(elements: list[str], index: int) -> str:
-    return elements[index].strip() if index < len(elements) else ""
-
-
 def _status(elements: list[str]) -> _Status | None:
     """The AT7 as a scan or an estimate; None for one that is neither (module docstring)."""
-    status, reason = _element(elements, 1).upper(), _element(elements, 2).upper()
-    appointment = _element(elements, 3).upper()
-    when = (_element(elements, 5), _element(elements, 6), _element(elements, 7))
+    status, reason = element(elements, 1).upper(), element(elements, 2).upper()
+    appointment = element(elements, 3).upper()
+    when = (element(elements, 5), element(elements, 6), element(elements, 7))
     if status:
         if status in _NOT_DELIVERY:
             return None
@@ -295,7 +242,7 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
     except UnicodeDecodeError:
         text = payload.decode("latin-1")  # X12's character set is ASCII; latin-1 never fails
     text = text.lstrip("\ufeff \t\r\n")
-    element, _sub, terminator = _delimiters(text)
+    separator, _sub, terminator = delimiters(text)
     result = ParseResult()
     problems = result.problems
     tx: _Transaction | None = None
@@ -307,7 +254,7 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
         segment = raw.strip(" \t\r\n")
         if not segment:
             continue
-        elements = segment.split(element)
+        elements = segment.split(separator)
         tag = elements[0].upper()
         if tx is not None:
             tx.segments += 1
@@ -316,29 +263,29 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
             _finish(tx, ctx, result)
             tx = loop = current = None
         if tag == "ISA":
-            isa_control, groups = _element(elements, 13), 0
+            isa_control, groups = element(elements, 13), 0
         elif tag == "GS":
-            gs_control, transactions, groups = _element(elements, 6), 0, groups + 1
+            gs_control, transactions, groups = element(elements, 6), 0, groups + 1
         elif tag in ("GE", "IEA"):
             count, control = (transactions, gs_control) if tag == "GE" else (groups, isa_control)
-            _check_trailer(tag, elements, count, control, problems)
+            check_trailer(tag, elements, count, control, problems)
         elif tag == "ST":
             transactions += 1
-            tx = _Transaction(_element(elements, 2))
-            if _element(elements, 1) != "214":
-                problems.append(f"transaction {tx.control} is a {_element(elements, 1)!r}, not 214")
+            tx = _Transaction(element(elements, 2))
+            if element(elements, 1) != "214":
+                problems.append(f"transaction {tx.control} is a {element(elements, 1)!r}, not 214")
                 tx.skip = True
         elif tx is None:
             problems.append(f"segment {tag[:3]!r} outside a transaction; ignored")
         elif tag == "B10":
-            tx.reference, tx.scac = _element(elements, 1), _element(elements, 3)
+            tx.reference, tx.scac = element(elements, 1), element(elements, 3)
         elif tag in ("L11", "REF"):
-            value, qualifier = (_element(elements, i) for i in ((1, 2) if tag == "L11" else (2, 1)))
+            value, qualifier = (element(elements, i) for i in ((1, 2) if tag == "L11" else (2, 1)))
             _reference(tx, loop, qualifier.upper(), value)
         elif tag == "N1":
-            tx.party = _element(elements, 1).upper()
+            tx.party = element(elements, 1).upper()
         elif tag == "N4":
-            place = _n4(elements)
+            place = n4(elements)
             if loop is not None:
                 loop.place = loop.place or place
             else:
@@ -354,9 +301,9 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
             if current is not None:
                 loop.statuses.append(current)
         elif tag == "MS1" and current is not None and current.place is None:
-            current.place = _ms1(elements)
+            current.place = ms1(elements)
         elif tag == "SE":
-            _check_trailer(
+            check_trailer(
                 f"transaction {tx.control}: SE", elements, tx.segments, tx.control, problems
             )
             _finish(tx, ctx, result)
@@ -378,39 +325,3 @@ def _reference(tx: _Transaction, loop: _Loop | None, qualifier: str, value: str)
         tx.carrier_ref = value
     elif qualifier == "BM" and not tx.bill_of_lading:
         tx.bill_of_lading = value
-
-
-def _country(named: str, region: str) -> str:
-    """The country as written, else the one whose state or province the region is."""
-    country = country_code(named)
-    if country or not region:
-        return country
-    return "CA" if zone_for("CA", region) else "US" if zone_for("US", region) else ""
-
-
-def _ms1(elements: list[str]) -> _Place:
-    """MS1: city, state/province, country (optional: inferred from a US state or CA province);
-    MS1-08 postal code from 5010 on."""
-    region = _element(elements, 2).upper()
-    country = _country(_element(elements, 3), region)
-    return _Place(city_name(_element(elements, 1)), region,
-                  postal_code(_element(elements, 8), country), country)  # fmt: skip
-
-
-def _n4(elements: list[str]) -> _Place:
-    """N4: city, state/province, postal code, country."""
-    region = _element(elements, 2).upper()
-    country = _country(_element(elements, 4), region)
-    return _Place(city_name(_element(elements, 1)), region,
-                  postal_code(_element(elements, 3), country), country)  # fmt: skip
-
-
-def _check_trailer(
-    name: str, elements: list[str], count: int, control: str, found: list[str]
-) -> None:
-    """SE01/GE01/IEA01 count what they close (segments, transactions, groups); SE02/GE02/IEA02
-    repeat the ST02/GS06/ISA13 control number. A mismatch is worth telling, not fatal."""
-    if _element(elements, 1) != str(count):
-        found.append(f"{name} counts {_element(elements, 1)!r}, found {count}")
-    if _element(elements, 2).lstrip("0") != control.lstrip("0"):
-        found.append(f"{name} control {_element(elements, 2)!r} does not match {control!r}")

@@ -2,6 +2,7 @@
 
     normalize   raw payload -> TrackingEvents in the canonical taxonomy (taxonomy.py)
     state       one parcel's state, folded over its history in event time
+    history     history entries and the near-duplicate rule (two feeds' reports of one scan)
     parcels     the parcel stage: a batch (or a timer tick) over one partition's parcels
     eta         remaining-time quantiles per lane, learned from deliveries (sketch.py)
     exceptions  carrier-reported and clock-derived exceptions, their ids and records

@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracking.events import TrackingEvent
-from tracking.state import NEAR_DUPLICATE_WINDOW_MS, ParcelState
+from tracking.history import NEAR_DUPLICATE_WINDOW_MS
+from tracking.state import ParcelState
 
 TN = "TN1"
 MINUTE = 60_000
