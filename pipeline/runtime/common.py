@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from confluent_kafka import KafkaException
@@ -227,6 +229,26 @@ class Step:
             self.dead_letter(message, "decode", str(exc), message.value or b"", stats)
             return None
         return name, record
+
+
+class PartitionedStep(Step):
+    """A step whose state lives per input partition (parcels, orders): `load(partition)`
+    returns it, recovering it from its changelog on first use; `drop` forgets it."""
+
+    def load(self, partition: int) -> Any:
+        raise NotImplementedError
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        raise NotImplementedError
+
+    def prepare(self, messages: list[InputMessage]) -> None:
+        for partition in sorted({message.partition for message in messages}):
+            self.resources.health.wait_out(
+                "kafka", partial(self.load, partition), RECOVERY_ERRORS, "recover state"
+            )
+
+    def forget(self, messages: list[InputMessage]) -> None:
+        self.drop({message.partition for message in messages})
 
 
 # Failures that are not caused by the input: retrying a smaller part cannot help.

@@ -4,15 +4,14 @@ changelog (which the ClickHouse sink reads). The pure work is `tracking.orders.p
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
+from typing import Any
 
 from pipeline import topics
 from pipeline.records import from_avro
 from pipeline.runtime.common import (
-    RECOVERY_ERRORS,
     InputMessage,
+    PartitionedStep,
     Resources,
-    Step,
     StepStats,
     now_ms,
 )
@@ -21,7 +20,7 @@ from tracking.orders import OrderState, process_updates
 from tracking.records import OrderParcelUpdate
 
 
-class OrderStep(Step):
+class OrderStep(PartitionedStep):
     name = "orders"
 
     def __init__(self, resources: Resources) -> None:
@@ -38,6 +37,9 @@ class OrderStep(Step):
         )
         self._orders: dict[int, dict[str, OrderState]] = {}
 
+    def load(self, partition: int) -> Any:
+        return self.orders(partition)
+
     def orders(self, partition: int) -> dict[str, OrderState]:
         orders = self._orders.get(partition)
         if orders is None:
@@ -47,15 +49,6 @@ class OrderStep(Step):
     def drop(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self._orders.pop(partition, None)
-
-    def prepare(self, messages: list[InputMessage]) -> None:
-        for partition in sorted({message.partition for message in messages}):
-            self.resources.health.wait_out(
-                "kafka", partial(self.orders, partition), RECOVERY_ERRORS, "recover state"
-            )
-
-    def forget(self, messages: list[InputMessage]) -> None:
-        self.drop({message.partition for message in messages})
 
     def process(self, messages: list[InputMessage], stats: StepStats) -> None:
         updates: dict[int, list[OrderParcelUpdate]] = {}

@@ -15,16 +15,14 @@ import json
 import logging
 import zlib
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 from pipeline import topics
 from pipeline.codec import CodecError
 from pipeline.runtime.common import (
-    RECOVERY_ERRORS,
     InputMessage,
+    PartitionedStep,
     Resources,
-    Step,
     StepStats,
     now_ms,
 )
@@ -62,7 +60,7 @@ def notification_headers(notification: Notification) -> list[tuple[str, bytes]]:
     return headers
 
 
-class TrackStep(Step):
+class TrackStep(PartitionedStep):
     name = "track"
 
     def __init__(self, resources: Resources) -> None:
@@ -91,6 +89,9 @@ class TrackStep(Step):
         self._snapshot_at: dict[int, int] = {}
 
     # -- partitions -----------------------------------------------------------------------
+
+    def load(self, partition: int) -> Any:
+        return self.partition(partition)
 
     def partition(self, partition: int) -> PartitionState:
         part = self._partitions.get(partition)
@@ -125,15 +126,6 @@ class TrackStep(Step):
         return part
 
     # -- the step and the timer --------------------------------------------------------------
-
-    def prepare(self, messages: list[InputMessage]) -> None:
-        for partition in sorted({message.partition for message in messages}):
-            self.resources.health.wait_out(
-                "kafka", partial(self.partition, partition), RECOVERY_ERRORS, "recover state"
-            )
-
-    def forget(self, messages: list[InputMessage]) -> None:
-        self.drop({message.partition for message in messages})
 
     def split(self, message: InputMessage) -> list[InputMessage] | None:
         """An events batch that fails alone: its halves, re-encoded, down to single scans or
