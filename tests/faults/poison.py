@@ -71,6 +71,7 @@ class Poison:
     dead_letter: bool  # must be dead-lettered; otherwise must be processed
     scan_ids: set[str] = field(default_factory=set)  # raw only: the scans it must store
     payload: bytes | None = None  # what the dead letter must carry as its bytes
+    rejects: int = 0  # raw only: bad items of a good payload, each dead-lettered on its own
     partition: int = -1  # set once produced
     offset: int = -1
 
@@ -236,7 +237,8 @@ def _expect_raw(codec: AvroCodec, kind: str, fmt: str, carrier: str, payload: by
         result = connectors.parse(fmt, payload, ParseContext(carrier, RECEIVED_AT_MS, "poison"))
     except Exception:  # noqa: BLE001 - whatever the connector raises, the stage must isolate
         return Poison(kind, RAW, value, dead_letter=True, payload=payload)
-    return Poison(kind, RAW, value, False, {s.event_id for s in result.scans}, payload)
+    scans = {s.event_id for s in result.scans}
+    return Poison(kind, RAW, value, False, scans, payload, rejects=len(result.rejects))
 
 
 def build(codec: AvroCodec) -> list[Poison]:
