@@ -43,10 +43,16 @@ class BatchProducer:
         config.update(overrides)
         self._producer = Producer(config)
         self._errors: list[str] = []
+        # (topic, partition) -> offset of the newest acknowledged message, for the topics in
+        # `watched`: a local store records the changelog offset its write is consistent with.
+        self.watched: set[str] = set()
+        self.acked: dict[tuple[str, int], int] = {}
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self._errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
+        elif self.watched and (topic := msg.topic()) in self.watched:
+            self.acked[(topic, msg.partition())] = msg.offset()  # type: ignore[index]
 
     def produce(
         self,

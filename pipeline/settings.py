@@ -96,6 +96,18 @@ class Settings(BaseSettings):
         "at most this much learning; serializing a large model costs a fraction of a second).",
     )
 
+    # Parcel state (pipeline/state/local.py)
+    state_retention_days: float | None = Field(
+        30.0,
+        gt=0,
+        description="Days a delivered, returned, cancelled or expired parcel stays in state "
+        "after its last change (then a small marker remains, so late scans stay quiet); unset "
+        "= forever.",
+    )
+    state_cache_parcels: int = Field(
+        20_000, ge=100, description="Decoded parcels kept in memory per partition (hot set)."
+    )
+
     # Worker
     web_port: int = Field(6066, description="Faust web views (/health, /metrics, stats).")
     shutdown_seconds: float = Field(
@@ -112,6 +124,15 @@ class Settings(BaseSettings):
             expire_after_ms=int(self.expire_after_seconds * 1000),
             settle_ms=int(self.exception_settle_seconds * 1000),
         )
+
+    @property
+    def state_retention_ms(self) -> int | None:
+        days = self.state_retention_days
+        return None if days is None else int(days * 86_400_000)
+
+    @property
+    def stores_dir(self) -> Path:
+        return self.state_dir / "stores"
 
     @property
     def chdb_dir(self) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tracking.carrier_eta import (
     CarrierEtaScores,
@@ -33,27 +33,59 @@ from tracking.notify import (
 from tracking.orders import order_update
 from tracking.records import Notification, OrderParcelUpdate, ParcelException
 from tracking.state import ParcelState
+from tracking.taxonomy import TERMINAL
 from tracking.timers import DeadlineHeap
 
 _DEFAULT_RULES = NotificationRules()
+_TERMINAL = frozenset(status.value for status in TERMINAL)
+
+
+class Parcels(Protocol):
+    """Where a partition's parcels live: a dict in tests, the local store's hot set in the
+    worker (pipeline/state/local.py), which reads a parcel from disk on first `get`."""
+
+    def get(self, tracking_number: str, /) -> ParcelState | None: ...
+    def __getitem__(self, tracking_number: str, /) -> ParcelState: ...
+    def __setitem__(self, tracking_number: str, state: ParcelState, /) -> None: ...
+    def pop(self, tracking_number: str, default: None = None, /) -> ParcelState | None: ...
+
+
+class Timers(Protocol):
+    """A parcel's next deadlines and the parcels whose deadline passed (tracking/timers.py)."""
+
+    def schedule(self, tracking_number: str, version: int, deadlines: list[int]) -> None: ...
+    def due(self, now_ms: int) -> list[str]: ...
 
 
 @dataclass(slots=True)
 class PartitionState:
-    """Everything one partition of the parcel stage owns, recovered together."""
+    """Everything one partition of the parcel stage owns, recovered together.
 
-    parcels: dict[str, ParcelState] = field(default_factory=dict)
+    `retention_ms`: how long a terminal parcel (delivered, returned, cancelled, expired) stays
+    in state after its last change; None keeps it forever. Its eviction is one more deadline,
+    so no tick ever scans all parcels.
+    """
+
+    parcels: Parcels = field(default_factory=dict)
     eta: EtaModel = field(default_factory=EtaModel)
     gaps: GapModel = field(default_factory=GapModel)
     carrier_etas: CarrierEtaScores = field(default_factory=CarrierEtaScores)
-    timers: DeadlineHeap = field(default_factory=DeadlineHeap)
+    timers: Timers = field(default_factory=DeadlineHeap)
     models_changed: bool = False
+    retention_ms: int | None = None
 
     def schedule(self, state: ParcelState, now_ms: int, policy: ExceptionPolicy) -> None:
         stuck_after = self.gaps.stuck_after_ms(state.carrier, state.status, policy)
-        self.timers.schedule(
-            state.tracking_number, state.version, next_deadlines(state, now_ms, stuck_after, policy)
-        )
+        deadlines = next_deadlines(state, now_ms, stuck_after, policy)
+        evict_at = self.evict_at(state)
+        if evict_at is not None:
+            deadlines.append(max(evict_at, now_ms + 1))
+        self.timers.schedule(state.tracking_number, state.version, deadlines)
+
+    def evict_at(self, state: ParcelState) -> int | None:
+        if self.retention_ms is None or state.status not in _TERMINAL:
+            return None
+        return state.updated_at_ms + self.retention_ms
 
 
 @dataclass(slots=True)
@@ -64,6 +96,8 @@ class BatchOutput:
     notifications: list[Notification] = field(default_factory=list)
     exceptions: list[ParcelException] = field(default_factory=list)
     order_updates: list[OrderParcelUpdate] = field(default_factory=list)
+    # Terminal parcels whose retention ran out: they leave the partition (process_timers).
+    evicted: list[ParcelState] = field(default_factory=list)
 
 
 def lane_of(state: ParcelState) -> Lane:
@@ -138,11 +172,12 @@ def process_batch(
             state.eta_first_ms = ours
         opened = _update_exceptions(part, state, now_ms, policy, out)
         out.changed.append(state)
-        rule = rules.for_parcel(state.customer_segment, state.service_level)
-        notes = notifications_for(status_before, state, now_ms)
-        notes += exception_notifications(opened, state, now_ms)
-        notes += eta_moved_notifications(state, now_ms, rule)
-        out.notifications.extend(n for n in notes if n.kind in rule.kinds)
+        if state.evicted_at_ms is None:  # an evicted parcel's news was announced already
+            rule = rules.for_parcel(state.customer_segment, state.service_level)
+            notes = notifications_for(status_before, state, now_ms)
+            notes += exception_notifications(opened, state, now_ms)
+            notes += eta_moved_notifications(state, now_ms, rule)
+            out.notifications.extend(n for n in notes if n.kind in rule.kinds)
         if state.order_id:
             out.order_updates.append(order_update(state))
         part.schedule(state, now_ms, policy)
@@ -155,7 +190,8 @@ def process_timers(
     policy: ExceptionPolicy | None = None,
     rules: NotificationRules | None = None,
 ) -> BatchOutput:
-    """Re-evaluate the parcels whose deadlines passed: stuck, late, expired."""
+    """Re-evaluate the parcels whose deadlines passed: stuck, late, expired; and evict the
+    terminal parcels whose retention ran out."""
     policy = policy or ExceptionPolicy()
     rules = rules or _DEFAULT_RULES
     out = BatchOutput()
@@ -163,14 +199,20 @@ def process_timers(
         state = part.parcels.get(tracking_number)
         if state is None:
             continue
+        evict_at = part.evict_at(state)
+        if evict_at is not None and evict_at <= now_ms:
+            part.parcels.pop(tracking_number)
+            out.evicted.append(state)
+            continue
         opened = _update_exceptions(part, state, now_ms, policy, out)
         if opened is not None:
             state.version += 1
             state.updated_at_ms = now_ms
             out.changed.append(state)
-            rule = rules.for_parcel(state.customer_segment, state.service_level)
-            notes = exception_notifications(opened, state, now_ms)
-            out.notifications.extend(n for n in notes if n.kind in rule.kinds)
+            if state.evicted_at_ms is None:
+                rule = rules.for_parcel(state.customer_segment, state.service_level)
+                notes = exception_notifications(opened, state, now_ms)
+                out.notifications.extend(n for n in notes if n.kind in rule.kinds)
             if state.order_id:
                 out.order_updates.append(order_update(state))
         part.schedule(state, now_ms, policy)

@@ -24,6 +24,12 @@ from tracking.events import TrackingEvent
 from tracking.history import HistoryEntry, may_echo, regroup
 from tracking.taxonomy import PROGRESS, Reason, Status
 
+# Entries a parcel keeps, oldest dropped first: parcels have tens of scans, and a feed stuck
+# re-scanning one parcel must not grow its state without bound. A dropped entry's event id is
+# forgotten with it, so a re-sent scan that old would count as new (its ClickHouse row is
+# keyed by the event id, so it is still stored once).
+HISTORY_LIMIT = 200
+
 _PROGRESS = {status.value: rank for status, rank in PROGRESS.items()}
 _UNKNOWN = Status.UNKNOWN.value
 _DELIVERED = Status.DELIVERED.value
@@ -93,6 +99,10 @@ class ParcelState:
     # moment: scored against the delivery, per carrier, to choose between them.
     carrier_eta_first_ms: int | None = None
     eta_first_ms: int | None = None
+    # Set when this parcel's earlier state left the store after the retention
+    # (tracking/parcels.py): whatever arrives for it now was announced already, so it stays
+    # quiet (no notification) while its scans are still stored.
+    evicted_at_ms: int | None = None
 
     # -- transitions ---------------------------------------------------------------------------
 
@@ -126,6 +136,8 @@ class ParcelState:
             # The common case: no other feed reported this status near this time, so this
             # report is a scan of its own whatever arrives later, and changes no other scan.
             insort(self.history, report)
+            if len(self.history) > HISTORY_LIMIT:
+                del self.history[0]
             milestone = _MILESTONE_BY_STATUS.get(event.status) or _MILESTONE_BY_REASON.get(
                 event.reason
             )
@@ -148,7 +160,7 @@ class ParcelState:
                 self.carrier = event.carrier
             if self.last_received_at_ms is None or event.received_at_ms > self.last_received_at_ms:
                 self.last_received_at_ms = event.received_at_ms
-        self._recompute()
+        self.recompute()
         self.version += 1
         self.updated_at_ms = now_ms
         return [event for event in fresh if event.event_id in accepted_ids]
@@ -195,7 +207,7 @@ class ParcelState:
             self.destination_region,
         )
 
-    def _recompute(self) -> None:
+    def recompute(self) -> None:
         current: HistoryEntry | None = None
         located: HistoryEntry | None = None
         for entry in self.history:
@@ -328,5 +340,5 @@ class ParcelState:
             carrier_eta_first_ms=record.get("carrier_eta_first"),
             eta_first_ms=record.get("eta_first"),
         )
-        state._recompute()
+        state.recompute()
         return state

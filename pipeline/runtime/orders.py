@@ -15,7 +15,7 @@ from pipeline.runtime.common import (
     StepStats,
     now_ms,
 )
-from pipeline.store import ChangelogStore
+from pipeline.state.changelog import ChangelogStore
 from tracking.orders import OrderState, process_updates
 from tracking.records import OrderParcelUpdate
 

@@ -41,6 +41,7 @@ class Steps:
 
     def close(self) -> None:
         self.resources.close()
+        self.track.close()
 
 
 _steps: Steps | None = None

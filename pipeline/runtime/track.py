@@ -5,14 +5,19 @@ the timer tick that runs the same exception rules for parcels whose deadlines pa
 scan. Everything goes to Kafka; the ClickHouse sink stage reads it from there.
 
 The pure work is `tracking.parcels.process_batch` / `process_timers`; this step owns the
-partitions' recovery from their changelogs, the outputs' topics and tables, and the periodic
-model snapshots.
+partitions' local stores (pipeline/state/local.py) and their catch-up from the changelogs, the
+outputs' topics, and the periodic model snapshots.
+
+A changed parcel is encoded once (tracking/state_codec.py); the same bytes go to the changelog
+and, once the broker acknowledged them, to the local store with the changelog offset they
+reached. A parcel evicted after its retention is replaced by a marker in both.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -27,7 +32,9 @@ from pipeline.runtime.common import (
     now_ms,
 )
 from pipeline.runtime.parse import MAX_EVENTS_PER_BUNDLE
-from pipeline.store import ChangelogStore
+from pipeline.state.changelog import ChangelogStore, end_offset, read_changelog
+from pipeline.state.local import LocalStore, StoredParcels, restore_partition
+from tracking import state_codec
 from tracking.carrier_eta import CarrierEtaScores
 from tracking.eta import EtaModel
 from tracking.events import TrackingEta, TrackingEvent, etas_from_columns, from_columns, to_columns
@@ -67,15 +74,7 @@ class TrackStep(PartitionedStep):
         super().__init__(resources)
         settings, codec = resources.settings, resources.codec
         bootstrap = settings.kafka_bootstrap
-        self.parcel_store: ChangelogStore[ParcelState] = ChangelogStore(
-            bootstrap,
-            topics.PARCEL_STATE.topic(settings),
-            codec,
-            "ParcelState",
-            ParcelState.to_record,
-            ParcelState.from_record,
-            lambda s: s.tracking_number,
-        )
+        self.changelog = topics.PARCEL_STATE.topic(settings)
         self.model_store: ChangelogStore[dict[str, Any]] = ChangelogStore(
             bootstrap,
             topics.MODELS.topic(settings),
@@ -86,7 +85,10 @@ class TrackStep(PartitionedStep):
             lambda m: m["name"],
         )
         self._partitions: dict[int, PartitionState] = {}
+        self._stores: dict[int, LocalStore] = {}
         self._snapshot_at: dict[int, int] = {}
+        # What the last recovery of each partition did, for the logs, metrics and tests.
+        self.recoveries: dict[int, dict[str, Any]] = {}
 
     # -- partitions -----------------------------------------------------------------------
 
@@ -100,17 +102,29 @@ class TrackStep(PartitionedStep):
         return part
 
     def drop(self, partitions: Iterable[int]) -> None:
-        """A revoked partition may change elsewhere: reload it if it comes back."""
+        """A revoked partition may change elsewhere, and a failed attempt may have changed the
+        hot set: forget what is in memory; the store catches up with the changelog when the
+        partition is needed again."""
         for partition in partitions:
-            self._partitions.pop(partition, None)
+            part = self._partitions.pop(partition, None)
+            if part is not None and isinstance(part.parcels, StoredParcels):
+                part.parcels.forget()
+
+    def close(self) -> None:
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
 
     def loaded(self) -> list[int]:
         return sorted(self._partitions)
 
     def _load_partition(self, partition: int) -> PartitionState:
-        parcels = self.parcel_store.read_partition(partition)
+        store = self._catch_up(partition)
+        parcels = StoredParcels(store, self.settings.state_cache_parcels)
         models = self.model_store.read_partition(partition)
-        part = PartitionState(parcels)
+        part = PartitionState(
+            parcels, timers=parcels, retention_ms=self.settings.state_retention_ms
+        )
         if "eta" in models:
             part.eta = EtaModel.from_dict(json.loads(zlib.decompress(models["eta"]["model"])))
         if "gaps" in models:
@@ -119,11 +133,52 @@ class TrackStep(PartitionedStep):
             part.carrier_etas = CarrierEtaScores.from_dict(
                 json.loads(zlib.decompress(models["carrier_eta"]["model"]))
             )
-        now = now_ms()
-        policy = self.resources.policy
-        for state in parcels.values():
-            part.schedule(state, now, policy)
         return part
+
+    def _catch_up(self, partition: int) -> LocalStore:
+        """The partition's local store, brought up to the end of its changelog: only the tail
+        past the store's offset is read (all of it for a new or lost store), copied as bytes."""
+        started = time.monotonic()
+        topic = self.changelog
+        store = self._stores.get(partition)
+        if store is None:
+            path = self.settings.stores_dir / topic / str(partition)
+            store = self._stores[partition] = LocalStore(path)
+        start = store.next_offset()
+        end = end_offset(self.settings.kafka_bootstrap, topic, partition)
+        if start > end:  # the changelog was recreated or truncated: the store is not its copy
+            log.warning("store of %s[%d] is at offset %d past the changelog's end %d; "
+                        "restoring it anew", topic, partition, start, end)  # fmt: skip
+            store.destroy()
+            store = self._stores[partition] = LocalStore(store.path)
+            start = 0
+        chunks = read_changelog(self.settings.kafka_bootstrap, topic, partition, start)
+        copied = restore_partition(store, self._legacy_converted(chunks), f"{topic}[{partition}]")
+        seconds = time.monotonic() - started
+        self.recoveries[partition] = {"from_offset": start, "to_offset": end,
+                                      "messages": copied, "seconds": seconds}  # fmt: skip
+        log.info("recovered %s[%d]: replayed %d changelog messages (offsets %d..%d) into the "
+                 "local store in %.2fs", topic, partition, copied, start, end, seconds)  # fmt: skip
+        return store
+
+    def _legacy_converted(
+        self, chunks: Iterable[list[tuple[bytes, bytes | None, int]]]
+    ) -> Iterable[list[tuple[bytes, bytes | None, int]]]:
+        """A changelog written before the compact encoding holds Avro ParcelState records:
+        those (only those) are decoded and re-encoded, with a deadline due at once so the
+        next tick re-evaluates and reschedules them."""
+        codec = self.resources.codec
+        for chunk in chunks:
+            if any(value is not None and value[:1] == b"\x00" for _, value, _ in chunk):
+                chunk = [
+                    (key, value, offset)
+                    if value is None or value[:1] != b"\x00"
+                    else (key, state_codec.encode(
+                        ParcelState.from_record(codec.decode_as("ParcelState", value)), 1
+                    ), offset)  # fmt: skip
+                    for key, value, offset in chunk
+                ]
+            yield chunk
 
     # -- the step and the timer --------------------------------------------------------------
 
@@ -186,27 +241,27 @@ class TrackStep(PartitionedStep):
             self._emit(partition, part, out, now)
 
     def tick(self) -> int:
-        """Deadlines that passed with no scan (stuck, late, expired); returns parcels changed."""
+        """Deadlines that passed with no scan (stuck, late, expired) and retention that ran
+        out; returns parcels changed or evicted."""
         now = now_ms()
         changed = 0
         policy, rules = self.resources.policy, self.resources.rules
         for partition, part in list(self._partitions.items()):
             out = process_timers(part, now, policy, rules)
-            if out.changed:
-                changed += len(out.changed)
-                self._emit(partition, part, out, now)
-        if changed:
-            self.outputs.flush()
+            changed += len(out.changed) + len(out.evicted)
+            self._emit(partition, part, out, now)
+        self.outputs.flush()
         return changed
 
     def _emit(self, partition: int, part: PartitionState, out: BatchOutput, now: int) -> None:
-        """Queue every output of a parcel-stage batch; `flush` makes them durable."""
+        """Queue every output of a parcel-stage batch; `flush` makes them durable, then writes
+        the local store."""
         add = self.outputs.add
         new_events = out.new_events
         for start in range(0, len(new_events), MAX_EVENTS_PER_BUNDLE):
             chunk = new_events[start : start + MAX_EVENTS_PER_BUNDLE]
             add(topics.TRACKED_EVENTS, to_columns(chunk), partition=partition)
-        self.parcel_store.write(partition, out.changed, self.outputs)
+        self._write_parcels(partition, part, out, now)
         for notification in out.notifications:
             add(
                 topics.NOTIFICATIONS,
@@ -222,6 +277,42 @@ class TrackStep(PartitionedStep):
             self.settings.model_snapshot_seconds * 1000
         ):
             self._snapshot_models(partition, part, now)
+
+    def _write_parcels(
+        self, partition: int, part: PartitionState, out: BatchOutput, now: int
+    ) -> None:
+        """The changed parcels' bytes (and evicted ones' markers) to the changelog, and to the
+        store once the changelog has them."""
+        parcels = part.parcels
+        if not isinstance(parcels, StoredParcels):
+            raise TypeError("the track step keeps its parcels in a local store")
+        topic, add, encode = self.changelog, self.outputs.add_encoded, state_codec.encode
+        deadline = parcels.deadline
+        values: list[tuple[bytes, bytes | None]] = []
+        for state in out.changed:
+            key = state.tracking_number.encode()
+            value = encode(state, deadline(state.tracking_number))
+            add(topic, value, key, partition)
+            values.append((key, value))
+        for state in out.evicted:
+            key = state.tracking_number.encode()
+            value = state_codec.encode_marker(state.tracking_number, now, None)
+            add(topic, value, key, partition)
+            values.append((key, value))
+            parcels.schedule(state.tracking_number, state.version, [])
+        deadlines, reached = parcels.take_changes()
+        if not values and not deadlines and not reached:
+            return
+        producer, store = self.resources.producer, parcels.store
+        producer.watched.add(topic)
+        acked = producer.acked
+
+        def write_store() -> None:
+            offset = acked.get((topic, partition)) if values else None
+            store.write(values, deadlines, reached, None if offset is None else offset + 1)
+            parcels.written()
+
+        self.outputs.after(write_store)
 
     def _snapshot_models(self, partition: int, part: PartitionState, now: int) -> None:
         snapshots = []

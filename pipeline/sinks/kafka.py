@@ -9,6 +9,7 @@ record that cannot be encoded fails in `add()`, inside the attempt that made it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pipeline.codec import AvroCodec
@@ -41,6 +42,7 @@ class TopicSink:
         self._health = health
         self._names: dict[TopicSpec, str] = {}
         self._staged: list[Output] = []
+        self._after: list[Callable[[], None]] = []
 
     def name(self, spec: TopicSpec) -> str:
         name = self._names.get(spec)
@@ -67,17 +69,26 @@ class TopicSink:
     def add_encoded(self, topic: str, value: bytes, key: bytes, partition: int) -> None:
         self._staged.append(Output(topic, value, key, partition, None))
 
-    def mark(self) -> int:
-        return len(self._staged)
+    def after(self, action: Callable[[], None]) -> None:
+        """Run `action` once everything added so far is acknowledged (a local store's write
+        of what its changelog now holds); dropped with a rollback like any output."""
+        self._after.append(action)
 
-    def rollback(self, mark: int) -> None:
-        del self._staged[mark:]
+    def mark(self) -> tuple[int, int]:
+        return len(self._staged), len(self._after)
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        del self._staged[mark[0] :]
+        del self._after[mark[1] :]
 
     def flush(self) -> None:
         staged, self._staged = self._staged, []
+        after, self._after = self._after, []
         produce = self._producer.produce
         for out in staged:
             produce(out.topic, out.value, key=out.key, partition=out.partition, headers=out.headers)
         self._health.wait_out(
             "kafka", lambda: self._producer.flush(10.0), (KafkaUnavailable,), "flush outputs"
         )
+        for action in after:
+            action()

@@ -32,6 +32,7 @@ from pipeline.settings import Settings
 from pipeline.sinks import tables
 from pipeline.sinks.clickhouse import ClickHouseSink
 from pipeline.sinks.engines import Engine
+from tracking import state_codec
 from tracking.events import from_columns
 from tracking.records import Notification, ParcelException
 
@@ -126,8 +127,8 @@ class SinkStage:
             self._first_pending = time.monotonic()
         self._offsets[(topic, partition)] = offset + 1
         value = message.value()
-        if value is None:  # a tombstone: the state left the store; its rows stay
-            return
+        if value is None or state_codec.is_marker(value):
+            return  # the parcel left the store (tombstone, eviction marker); its rows stay
         spec, table, items = self._by_topic[topic]
         try:
             record = self.codec.decode_as(spec.value_schema, value)

@@ -38,6 +38,7 @@ def test_models_are_saved_and_recovered(run_settings: Settings) -> None:
         lane = lane_of(part.parcels["P0"])
         before = part.eta.predict(lane, "picked_up", 0)
         assert before is not None
+        first.close()  # a restarted worker: its local store is opened once at a time
 
         second = TrackStep(Resources(run_settings))
         recovered = second.partition(0)

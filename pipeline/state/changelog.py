@@ -1,4 +1,8 @@
-"""State kept in plain dicts per partition, made durable by compacted changelog topics.
+"""Compacted changelog topics: the durability of every stage's state.
+
+The order stage and the models keep their state in plain dicts rebuilt from here; the parcel
+stage keeps its parcels in a local store (pipeline/state/local.py) that only catches up the
+changelog's tail.
 
 Why not a Faust table: a table write sends one changelog message per write and cannot be used
 inside `stream.take()` batches (measured ~3.5k events/s). Here a batch's changed items are
@@ -24,41 +28,75 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def read_compacted(
-    bootstrap: str, topic: str, partition: int
-) -> Iterator[tuple[str, bytes | None]]:
-    """(key, value) of one partition from its start to its end as of now; None = tombstone."""
+def read_changelog(
+    bootstrap: str, topic: str, partition: int, start: int = 0, stall_seconds: float = 60.0
+) -> Iterator[list[tuple[bytes, bytes | None, int]]]:
+    """(key, value, offset) of one partition from `start` to its end as of now, in chunks;
+    None = tombstone. No deadline however large the partition: only a read that makes no
+    progress for `stall_seconds` raises KafkaUnavailable (the caller waits it out)."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": "parcelstream-recovery",  # assign() only: no group membership
             "enable.auto.commit": False,
             "enable.partition.eof": True,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "max.partition.fetch.bytes": 16 * 1024 * 1024,
         }
     )
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-        if low is None or high is None or high <= low:
+        if low is None or high is None or high <= max(low, start):
             return
-        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        consumer.assign([TopicPartition(topic, partition, max(start, low) or OFFSET_BEGINNING)])
         # Short polls: consume() waits its whole timeout to fill a batch, so a long timeout
         # would cost that much per partition even when the end is already reached.
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+        progress = time.monotonic()
+        while time.monotonic() - progress < stall_seconds:
+            chunk = []
+            done = False
             for message in consumer.consume(10000, timeout=0.1):
                 error = message.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
-                        return
+                        done = True
+                        break
                     raise KafkaUnavailable(f"changelog {topic}[{partition}] read failed: {error}")
                 key, offset = message.key(), message.offset() or 0
                 if key is not None:  # our changelogs are always keyed
-                    yield key.decode(), message.value()
+                    chunk.append((key, message.value(), offset))
                 if offset >= high - 1:
-                    return
-        raise KafkaUnavailable(f"changelog {topic}[{partition}] not read to its end in 300s")
+                    done = True
+                    break
+            if chunk:
+                progress = time.monotonic()
+                yield chunk
+            if done:
+                return
+        raise KafkaUnavailable(
+            f"changelog {topic}[{partition}]: no progress in {stall_seconds:.0f}s"
+        )
     finally:
         consumer.close()
+
+
+def end_offset(bootstrap: str, topic: str, partition: int) -> int:
+    """The offset the partition's next message will get (its high watermark)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "parcelstream-recovery"})
+    try:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+        return int(high)
+    finally:
+        consumer.close()
+
+
+def read_compacted(
+    bootstrap: str, topic: str, partition: int
+) -> Iterator[tuple[str, bytes | None]]:
+    """(key, value) of one partition from its start to its end as of now; None = tombstone."""
+    for chunk in read_changelog(bootstrap, topic, partition):
+        for key, value, _ in chunk:
+            yield key.decode(), value
 
 
 class ChangelogStore(Generic[T]):

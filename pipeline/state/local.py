@@ -1,0 +1,251 @@
+"""The parcel stage's state on local disk: one RocksDB per changelog partition, a bounded hot set
+of decoded parcels in memory, and the partition's deadlines as an index in the same store.
+
+Why RocksDB (through rocksdict): it is what Kafka Streams, Faust and Quix Streams keep stage
+state in; writes are sorted batches (an LSM tree: a batch of changed parcels costs a few µs a
+parcel), reads of recent keys come from its block cache, and an ordered key space gives the
+deadline index for free. LMDB reads faster but rewrites B-tree pages on every write, which is
+the wrong trade for a stage that writes every parcel it reads.
+
+Keys (one store per partition):
+    s<tracking number>                    the parcel's bytes, exactly as in the changelog
+                                          (tracking/state_codec.py: state or eviction marker)
+    d<tracking number>                    its current next deadline, 8 bytes big-endian
+    t<deadline 8 bytes><tracking number>  the deadline index; an entry whose d-key moved on
+                                          is stale and dropped when reached
+    ~offset                               the next changelog offset the store has not seen
+
+Consistency: the store is written only after the changelog write it mirrors was acknowledged
+(TopicSink.after), in one atomic batch with the changelog offset that write reached. So the
+store always equals a prefix of its changelog, and a restart reads only the tail past
+`~offset`. The write-ahead log stays on but is never synced: a killed process loses nothing
+(the log is in the OS's page cache), a crashed machine may lose its last writes, which leaves
+an older prefix that the tail replay covers. The changelog is the durability either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import struct
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from rocksdict import Options, Rdict, WriteBatch
+
+from tracking import state_codec
+from tracking.state import ParcelState
+
+log = logging.getLogger(__name__)
+
+_OFFSET_KEY = b"~offset"
+_U64 = struct.Struct(">Q")
+
+
+def _options() -> Options:
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_max_background_jobs(2)
+    options.set_write_buffer_size(32 * 1024 * 1024)
+    return options
+
+
+class LocalStore:
+    """One partition's RocksDB. Keys are bytes; values are the changelog's bytes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = Rdict(str(path), _options())
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        return self._db.get(b"s" + key.encode())  # type: ignore[no-any-return]
+
+    def next_offset(self) -> int:
+        raw = self._db.get(_OFFSET_KEY)
+        return 0 if raw is None else int(_U64.unpack(raw)[0])
+
+    def count(self) -> int:
+        """RocksDB's estimate of the keys held (three per parcel with a deadline)."""
+        return int(self._db.property_int_value("rocksdb.estimate-num-keys") or 0)
+
+    def due(self, now_ms: int) -> tuple[list[str], list[bytes]]:
+        """(parcels whose current deadline is at or before now, the index keys reached).
+        The caller deletes the keys with its next `write`, after its outputs are durable, so
+        a crash in between fires the deadlines again instead of losing them."""
+        reached: list[bytes] = []
+        candidates: list[tuple[bytes, bytes]] = []
+        it = self._db.iter()
+        it.seek(b"t")
+        limit = _U64.pack(now_ms)
+        while it.valid():
+            key = it.key()
+            if key[:1] != b"t" or key[1:9] > limit:
+                break
+            reached.append(key)
+            candidates.append((key[9:], key[1:9]))
+            it.next()
+        del it
+        if not candidates:
+            return [], reached
+        current = self._db.get([b"d" + name for name, _ in candidates])
+        due = {
+            name.decode(): None
+            for (name, deadline), now in zip(candidates, current, strict=True)
+            if now == deadline
+        }
+        return list(due), reached
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write(
+        self,
+        values: Iterable[tuple[bytes, bytes | None]],
+        deadlines: dict[bytes, int | None],
+        reached: Iterable[bytes] = (),
+        next_offset: int | None = None,
+    ) -> None:
+        """One atomic batch: parcel bytes (None deletes), new deadlines, index keys to drop,
+        and the changelog offset all of it is consistent with."""
+        batch = WriteBatch(raw_mode=True)
+        for key, value in values:
+            if value is None:
+                batch.delete(b"s" + key)
+            else:
+                batch.put(b"s" + key, value)
+        for key, deadline in deadlines.items():
+            if deadline is None:
+                batch.delete(b"d" + key)
+            else:
+                packed = _U64.pack(deadline)
+                batch.put(b"d" + key, packed)
+                batch.put(b"t" + packed + key, b"")
+        for index_key in reached:
+            batch.delete(index_key)
+        if next_offset is not None:
+            batch.put(_OFFSET_KEY, _U64.pack(next_offset))
+        self._db.write(batch)
+
+    def restore(self, chunk: list[tuple[bytes, bytes | None, int]]) -> None:
+        """Copy changelog messages into the store as they are: no state is decoded, the
+        deadline index is rebuilt from each value's fixed header."""
+        values: list[tuple[bytes, bytes | None]] = []
+        deadlines: dict[bytes, int | None] = {}
+        deadline_of = state_codec.deadline_of
+        for key, value, _ in chunk:
+            values.append((key, value))
+            deadlines[key] = None if value is None else deadline_of(value)
+        self.write(values, deadlines, next_offset=chunk[-1][2] + 1)
+
+    def close(self) -> None:
+        self._db.flush()
+        self._db.close()
+
+    def destroy(self) -> None:
+        """Delete the store (it no longer matches its changelog)."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class StoredParcels:
+    """A partition's parcels as the pure stage sees them (tracking.parcels.Parcels and Timers):
+    a bounded hot set of decoded states in front of the LocalStore.
+
+    Parcels changed by a batch stay in the hot set until the batch's store write (`written`),
+    so nothing unwritten is ever dropped; only then is the set trimmed to `capacity`, least
+    recently used first. A failed attempt calls `forget`, and the next read comes from the
+    store, which holds only what the changelog acknowledged.
+    """
+
+    def __init__(self, store: LocalStore, capacity: int) -> None:
+        self.store = store
+        self.capacity = capacity
+        self._hot: dict[str, ParcelState] = {}
+        self._deadlines: dict[str, int | None] = {}
+        self._reached: list[bytes] = []
+        self.reads = 0  # parcels read from disk (cache misses), for the metrics
+
+    # -- tracking.parcels.Parcels ------------------------------------------------------------
+
+    def get(self, tracking_number: str) -> ParcelState | None:
+        hot = self._hot
+        state = hot.pop(tracking_number, None)
+        if state is None:
+            raw = self.store.get(tracking_number)
+            if raw is None:
+                return None
+            self.reads += 1
+            state = state_codec.decode(raw)
+        hot[tracking_number] = state  # most recently used last
+        return state
+
+    def __getitem__(self, tracking_number: str) -> ParcelState:
+        state = self.get(tracking_number)
+        if state is None:
+            raise KeyError(tracking_number)
+        return state
+
+    def __setitem__(self, tracking_number: str, state: ParcelState) -> None:
+        self._hot[tracking_number] = state
+
+    def pop(self, tracking_number: str, default: None = None) -> ParcelState | None:
+        return self._hot.pop(tracking_number, default)
+
+    def __len__(self) -> int:
+        return len(self._hot)
+
+    # -- tracking.parcels.Timers -------------------------------------------------------------
+
+    def schedule(self, tracking_number: str, version: int, deadlines: list[int]) -> None:
+        self._deadlines[tracking_number] = min(deadlines) if deadlines else None
+
+    def due(self, now_ms: int) -> list[str]:
+        due, reached = self.store.due(now_ms)
+        self._reached.extend(reached)
+        return due
+
+    # -- the batch's write -------------------------------------------------------------------
+
+    def deadline(self, tracking_number: str) -> int | None:
+        return self._deadlines.get(tracking_number)
+
+    def take_changes(self) -> tuple[dict[bytes, int | None], list[bytes]]:
+        """The deadlines scheduled and index keys reached since the last call, for the store
+        write that follows the batch's changelog write."""
+        deadlines = {name.encode(): d for name, d in self._deadlines.items()}
+        reached = self._reached
+        self._deadlines, self._reached = {}, []
+        return deadlines, reached
+
+    def written(self) -> None:
+        """The batch is in the store: trim the hot set to its capacity."""
+        hot = self._hot
+        excess = len(hot) - self.capacity
+        if excess > 0:
+            for name in list(hot)[:excess]:
+                del hot[name]
+
+    def forget(self) -> None:
+        self._hot.clear()
+        self._deadlines.clear()
+        self._reached.clear()
+
+
+def restore_partition(
+    store: LocalStore, chunks: Iterable[list[tuple[bytes, bytes | None, int]]], name: str
+) -> int:
+    """Copy a changelog's tail into the store, logging progress; returns messages copied."""
+    started = last_log = time.monotonic()
+    copied = 0
+    for chunk in chunks:
+        store.restore(chunk)
+        copied += len(chunk)
+        now = time.monotonic()
+        if now - last_log >= 5.0:
+            log.info("restoring %s: %d messages so far (%.0f/s), at offset %d", name, copied,
+                     copied / (now - started), chunk[-1][2])  # fmt: skip
+            last_log = now
+    return copied

@@ -1,0 +1,121 @@
+"""The per-stage cost of a scan, in µs, measured in one process on the bench's own data (no
+Kafka, no ClickHouse): where the pipeline's time goes, stage by stage, for `make bench`.
+
+Each row times one piece of work over the whole data set and divides by the scans it carried.
+The pieces are the ones the runtime does, in its order; what the table leaves out is Kafka
+(consume, produce, commit), Faust and the ClickHouse insert itself.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline.codec import AvroCodec
+from pipeline.ingestion.publisher import raw_envelope
+from pipeline.sinks import tables
+from pipeline.state.local import LocalStore
+from tools.simulator import Simulation
+from tracking import state_codec
+from tracking.events import TrackingEvent, etas_from_columns, from_columns, to_columns
+from tracking.normalize import Normalizer, normalize_payload
+from tracking.parcels import PartitionState, process_batch
+from tracking.state import ParcelState
+
+# Parcel-stage batches of this many scans (a take() of events-topic messages).
+TRACK_BATCH = 4000
+
+
+def _timed(rows: list[tuple[str, float]], name: str, work: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    result = work()
+    rows.append((name, time.perf_counter() - started))
+    return result
+
+
+def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[str, float]]]:
+    """(scans, [(stage, seconds)]) over the simulation's payloads."""
+    codec = AvroCodec()
+    rows: list[tuple[str, float]] = []
+    raw = [
+        codec.encode("RawCarrierEvent", raw_envelope(c, f, b, source="bench"))
+        for c, f, b in simulation.payloads
+    ]
+    envelopes = _timed(rows, "raw envelope decode (Avro)", lambda: [codec.decode(m)[1] for m in raw])
+    normalizer = Normalizer()
+
+    def parse() -> list[TrackingEvent]:
+        events: list[TrackingEvent] = []
+        for envelope in envelopes:
+            try:
+                events.extend(normalize_payload(envelope, normalizer).events)
+            except Exception:  # noqa: BLE001, S112 - the simulator's deliberate garbage
+                continue
+        return events
+
+    events = _timed(rows, "parse + normalize (connectors)", parse)
+    chunks = [events[i : i + TRACK_BATCH] for i in range(0, len(events), TRACK_BATCH)]
+    encoded = _timed(
+        rows,
+        "events batch encode (to the events topic)",
+        lambda: [codec.encode("TrackingEventBatch", to_columns(c)) for c in chunks],
+    )
+    decoded = _timed(
+        rows,
+        "events batch decode (in the parcel stage)",
+        lambda: [
+            (from_columns(r), etas_from_columns(r))
+            for r in (codec.decode(m)[1] for m in encoded)
+        ],
+    )
+    part = PartitionState(retention_ms=30 * 86_400_000)
+    shipments = list(simulation.shipments)
+    changed: list[list[ParcelState]] = []
+    new_events: list[TrackingEvent] = []
+
+    def track() -> None:
+        for index, (batch, etas) in enumerate(decoded):
+            out = process_batch(part, batch, shipments if index == 0 else [], now_ms, etas=etas)
+            changed.append(out.changed)
+            new_events.extend(out.new_events)
+
+    _timed(rows, "parcel stage: fold, ETA, exceptions, notify", track)
+    values = _timed(
+        rows,
+        "parcel state encode (compact, changelog)",
+        lambda: [[(s.tracking_number.encode(), state_codec.encode(s)) for s in c] for c in changed],
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        store = LocalStore(Path(directory) / "bench")
+        _timed(
+            rows,
+            "local store write (RocksDB)",
+            lambda: [store.write(v, {k: None for k, _ in v}) for v in values],
+        )
+        store.close()
+    _timed(
+        rows,
+        "sink: event rows",
+        lambda: [tables.TRACKING_EVENTS.row(e) for e in new_events],
+    )
+    _timed(
+        rows,
+        "sink: parcel-state decode + rows",
+        lambda: [
+            tables.PARCEL_STATE.row(codec.decode(value)[1]) for v in values for _, value in v
+        ],
+    )
+    return len(events), rows
+
+
+def print_stage_costs(simulation: Simulation, now_ms: int) -> None:
+    scans, rows = stage_costs(simulation, now_ms)
+    print(f"per-stage cost, in process, {scans:,} scans (no Kafka, no ClickHouse insert):")
+    print(f"  {'stage':46}{'µs/scan':>9}")
+    for name, seconds in rows:
+        print(f"  {name:46}{seconds / scans * 1e6:>9.1f}")
+    total = sum(seconds for _, seconds in rows)
+    print(f"  {'total':46}{total / scans * 1e6:>9.1f}  (= {scans / total:,.0f} scans/s on one core)")
