@@ -56,6 +56,11 @@ bench: setup ## throughput: pipeline vs plain confluent-kafka passthrough on the
 	@$(KAFKA) up
 	$(PY) -m pipeline.cli bench
 
+SCALE_PARCELS ?= 2000000
+bench-scale: setup ## parcel stage with $(SCALE_PARCELS) parcels in state: RSS, restart, restore, throughput
+	@$(KAFKA) up
+	$(PY) -m pipeline.cli bench-scale --parcels $(SCALE_PARCELS)
+
 eval-eta: $(STAMP) ## ETA model on 10,000 real Olist deliveries: MAE, coverage, late recall
 	$(PY) -m tools.eval_eta
 
@@ -68,4 +73,4 @@ typecheck: $(STAMP) ## mypy
 clean: kafka-down ## remove local state (Kafka data, chDB, reports) but keep the venv
 	rm -rf .state
 
-.PHONY: help setup kafka-up kafka-down demo test test-unit test-integration test-faults bench eval-eta lint typecheck clean
+.PHONY: help setup kafka-up kafka-down demo test test-unit test-integration test-faults bench bench-scale eval-eta lint typecheck clean

@@ -3,9 +3,9 @@
 Faust does what it is good at here: the app, topic subscriptions, partition assignment
 (events and shipments are co-partitioned, so one worker owns a parcel), offset commits,
 rebalancing, the CLI and web views. The per-message work is done per batch by
-the steps of `pipeline/runtime/` in a separate runtime process (`pipeline.runtime.process`): Faust's
-per-message and per-table-write costs cap throughput far below what a tracking backbone needs,
-and one interpreter cannot run Faust's loop and the steps on two cores.
+the steps of `pipeline/runtime/` in two runtime processes (`pipeline.runtime.process`: one
+parses, one runs the keyed steps): Faust's per-message and per-table-write costs cap throughput
+far below what a tracking backbone needs, and one interpreter cannot use two cores.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class ParcelstreamApp(faust.App):
     """Creates topics, then starts the runtime process and (unless the sink runs apart) the
     ClickHouse sink process before the consumer subscribes."""
 
-    runtime: ProcessPoolExecutor | None = None
+    runtime: ProcessPoolExecutor | None = None  # the keyed steps: track, orders, ticks
+    parser: ProcessPoolExecutor | None = None  # the parse step
     sink: BaseProcess | None = None
 
     async def on_first_start(self) -> None:
@@ -53,9 +54,19 @@ class ParcelstreamApp(faust.App):
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ensure_topics, settings)
         self.runtime = ProcessPoolExecutor(
-            1, mp_context=_SPAWN, initializer=runtime.start, initargs=(os.getpid(), health)
+            1,
+            mp_context=_SPAWN,
+            initializer=runtime.start,
+            initargs=(os.getpid(), health, runtime.KEYED),
         )
-        await loop.run_in_executor(self.runtime, runtime.loaded)  # started
+        self.parser = ProcessPoolExecutor(
+            1,
+            mp_context=_SPAWN,
+            initializer=runtime.start,
+            initargs=(os.getpid(), health, runtime.PARSE),
+        )
+        await loop.run_in_executor(self.runtime, runtime.started)
+        await loop.run_in_executor(self.parser, runtime.started)
         if settings.sink_in_worker:
             self.sink = _SPAWN.Process(
                 target=sink_child, args=(os.getpid(), health), name="parcelstream-sink"
@@ -130,7 +141,7 @@ def _inputs(events: Any) -> list[InputMessage]:
 
 
 async def _in_runtime(function: Callable[..., Any], *args: Any) -> Any:
-    """Call `function` in the runtime process; if it fails, stop *before* any commit.
+    """Call `function` in its runtime process; if it fails, stop *before* any commit.
 
     Faust acknowledges a `take()` batch even when the agent body raises, and its supervisor
     then restarts the agent: the batch would be committed unprocessed. Bad input never gets
@@ -139,7 +150,8 @@ async def _in_runtime(function: Callable[..., Any], *args: Any) -> Any:
     the batch from the last commit.
     """
     try:
-        result = await asyncio.get_running_loop().run_in_executor(app.runtime, function, *args)
+        executor = app.parser if function is runtime.parse else app.runtime
+        result = await asyncio.get_running_loop().run_in_executor(executor, function, *args)
     except Stopping:
         log.warning("stopped while runtime.%s waited; exiting without committing its batch",
                     function.__name__)  # fmt: skip

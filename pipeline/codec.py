@@ -7,7 +7,9 @@ and two compact internal formats, told apart by their first byte:
 - tracking/state_codec.py's parcel state (the parcel-state changelog), which reads here as the
   ParcelState record, so its consumers (the ClickHouse sink) need no second decoder.
 
-Both topics are internal: nothing outside parcelstream reads them. Schemas are parsed once (fastavro, schemaless). Ids come from `schemas/registry.json` by
+Both topics are internal: nothing outside parcelstream reads them.
+
+Avro schemas are parsed once (fastavro, schemaless). Ids come from `schemas/registry.json` by
 default so the pipeline runs with nothing but a broker; with a Schema Registry URL each schema
 is registered under its record name (RecordNameStrategy, since batch topics carry one type
 whatever the topic) and the registry's ids are used instead.

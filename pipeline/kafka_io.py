@@ -52,7 +52,7 @@ class BatchProducer:
         if err is not None:
             self._errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
         elif self.watched and (topic := msg.topic()) in self.watched:
-            self.acked[(topic, msg.partition())] = msg.offset()  # type: ignore[index]
+            self.acked[(topic, msg.partition() or 0)] = msg.offset() or 0
 
     def produce(
         self,

@@ -44,7 +44,9 @@ def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[st
         codec.encode("RawCarrierEvent", raw_envelope(c, f, b, source="bench"))
         for c, f, b in simulation.payloads
     ]
-    envelopes = _timed(rows, "raw envelope decode (Avro)", lambda: [codec.decode(m)[1] for m in raw])
+    envelopes = _timed(
+        rows, "raw envelope decode (Avro)", lambda: [codec.decode(m)[1] for m in raw]
+    )
     normalizer = Normalizer()
 
     def parse() -> list[TrackingEvent]:
@@ -67,8 +69,7 @@ def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[st
         rows,
         "events batch decode (in the parcel stage)",
         lambda: [
-            (from_columns(r), etas_from_columns(r))
-            for r in (codec.decode(m)[1] for m in encoded)
+            (from_columns(r), etas_from_columns(r)) for r in (codec.decode(m)[1] for m in encoded)
         ],
     )
     part = PartitionState(retention_ms=30 * 86_400_000)
@@ -90,11 +91,12 @@ def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[st
     )
     with tempfile.TemporaryDirectory() as directory:
         store = LocalStore(Path(directory) / "bench")
-        _timed(
-            rows,
-            "local store write (RocksDB)",
-            lambda: [store.write(v, {k: None for k, _ in v}) for v in values],
-        )
+
+        def write() -> None:
+            for batch in values:
+                store.write(batch, {key: None for key, _ in batch})
+
+        _timed(rows, "local store write (RocksDB)", write)
         store.close()
     _timed(
         rows,
@@ -104,9 +106,7 @@ def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[st
     _timed(
         rows,
         "sink: parcel-state decode + rows",
-        lambda: [
-            tables.PARCEL_STATE.row(codec.decode(value)[1]) for v in values for _, value in v
-        ],
+        lambda: [tables.PARCEL_STATE.row(codec.decode(value)[1]) for v in values for _, value in v],
     )
     return len(events), rows
 
@@ -118,4 +118,6 @@ def print_stage_costs(simulation: Simulation, now_ms: int) -> None:
     for name, seconds in rows:
         print(f"  {name:46}{seconds / scans * 1e6:>9.1f}")
     total = sum(seconds for _, seconds in rows)
-    print(f"  {'total':46}{total / scans * 1e6:>9.1f}  (= {scans / total:,.0f} scans/s on one core)")
+    print(
+        f"  {'total':46}{total / scans * 1e6:>9.1f}  (= {scans / total:,.0f} scans/s on one core)"
+    )

@@ -1,4 +1,5 @@
-"""The development tools' sub-commands of `parcelstream`: simulate, report, demo, bench."""
+"""The development tools' sub-commands of `parcelstream`: simulate, report, demo, bench,
+bench-scale."""
 
 from __future__ import annotations
 
@@ -55,6 +56,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args.parcels, args.seed)
 
 
+def cmd_bench_scale(args: argparse.Namespace) -> int:
+    from tools.bench_scale import run_bench_scale
+
+    return run_bench_scale(args.parcels, args.scan_parcels, args.seed)
+
+
 def add_commands(sub: Any) -> None:
     """Register the tools' sub-commands on the `parcelstream` parser's subparsers."""
     sim = sub.add_parser("simulate", help="publish a simulated multi-carrier feed")
@@ -78,3 +85,9 @@ def add_commands(sub: Any) -> None:
     bench.add_argument("--parcels", type=int, default=20000)
     bench.add_argument("--seed", type=int, default=11)
     bench.set_defaults(func=cmd_bench)
+
+    scale = sub.add_parser("bench-scale", help="parcel stage with millions of parcels in state")
+    scale.add_argument("--parcels", type=int, default=2_000_000)
+    scale.add_argument("--scan-parcels", type=int, default=10_000)
+    scale.add_argument("--seed", type=int, default=13)
+    scale.set_defaults(func=cmd_bench_scale)

@@ -51,6 +51,7 @@ def fresh_run(base: Settings, kind: str, **overrides: object) -> tuple[str, Sett
 def env_for(settings: Settings) -> dict[str, str]:
     """The environment that makes a child build exactly these settings."""
     env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"  # a killed worker's log keeps its last lines
     for name, value in settings.model_dump().items():
         if value is None:
             env.pop(f"PARCELSTREAM_{name.upper()}", None)

@@ -66,7 +66,7 @@ class PartitionState:
     so no tick ever scans all parcels.
     """
 
-    parcels: Parcels = field(default_factory=dict)
+    parcels: Parcels = field(default_factory=dict)  # type: ignore[assignment]
     eta: EtaModel = field(default_factory=EtaModel)
     gaps: GapModel = field(default_factory=GapModel)
     carrier_etas: CarrierEtaScores = field(default_factory=CarrierEtaScores)

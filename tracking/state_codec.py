@@ -178,7 +178,9 @@ def decode(data: bytes) -> ParcelState:
 
 
 def encode_marker(tracking_number: str, evicted_at_ms: int, deadline_ms: int | None) -> bytes:
-    return _HEADER.pack(MARKER, deadline_ms or 0) + _encoder.encode((tracking_number, evicted_at_ms))
+    return _HEADER.pack(MARKER, deadline_ms or 0) + _encoder.encode(
+        (tracking_number, evicted_at_ms)
+    )
 
 
 def is_marker(data: bytes) -> bool:

@@ -1,15 +1,17 @@
-"""The process that runs the batch steps, apart from the Faust process.
+"""The processes that run the batch steps, apart from the Faust process.
 
 Measured: with the steps in threads of the Faust process, parse, track and Faust's event loop
 share one GIL, and each step ran at a third of its single-threaded speed while the second core
-idled. Here Faust keeps consuming, committing and rebalancing in its process, and one child
-process runs every step (parse, track, orders, timer ticks) in arrival order, at full speed.
-One child, not one per step: one queue keeps the steps of a partition strictly ordered. The
-child exits if the Faust process disappears. It writes Kafka only; ClickHouse belongs to the
-sink stage (`pipeline/sinks/stage.py`), so an outage there never stalls these steps.
+idled. Here Faust keeps consuming, committing and rebalancing in its process, and two child
+processes run the steps at full speed, on two cores: one parses (stateless), the other runs
+the keyed steps (track, orders, timer ticks) in arrival order. The keyed steps share one
+process, so one queue keeps a partition's steps strictly ordered; parsing needs no order with
+them (its output reaches them through the events topic). A child exits if the Faust process
+disappears. The children write Kafka only; ClickHouse belongs to the sink stage
+(`pipeline/sinks/stage.py`), so an outage there never stalls these steps.
 
-The Faust process calls the module-level functions below through a ProcessPoolExecutor; each
-names its step explicitly.
+The Faust process calls the module-level functions below through a ProcessPoolExecutor per
+child; each names its step explicitly.
 """
 
 from __future__ import annotations
@@ -28,27 +30,29 @@ from pipeline.settings import get_settings
 log = logging.getLogger(__name__)
 
 
+PARSE, KEYED = "parse", "keyed"  # the two children
+
+
 @dataclass(slots=True)
 class Steps:
     resources: Resources
-    parse: ParseStep
-    track: TrackStep
-    orders: OrderStep
+    parse: ParseStep | None = None
+    track: TrackStep | None = None
+    orders: OrderStep | None = None
 
     @classmethod
-    def build(cls, resources: Resources) -> Steps:
-        return cls(resources, ParseStep(resources), TrackStep(resources), OrderStep(resources))
-
-    def close(self) -> None:
-        self.resources.close()
-        self.track.close()
+    def build(cls, resources: Resources, role: str) -> Steps:
+        if role == PARSE:
+            return cls(resources, parse=ParseStep(resources))
+        return cls(resources, track=TrackStep(resources), orders=OrderStep(resources))
 
 
 _steps: Steps | None = None
 
 
-def start(parent: int, health: Health) -> None:
-    """ProcessPoolExecutor initializer: build the steps, sharing the parent's health flags."""
+def start(parent: int, health: Health, role: str = KEYED) -> None:
+    """ProcessPoolExecutor initializer: build this child's steps, sharing the parent's health
+    flags."""
     global _steps
     settings = get_settings()
     logging.basicConfig(
@@ -56,7 +60,7 @@ def start(parent: int, health: Health) -> None:
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
     )
     exit_with_parent(parent)
-    _steps = Steps.build(Resources(settings, health))
+    _steps = Steps.build(Resources(settings, health), role)
 
 
 def _running() -> Steps:
@@ -65,28 +69,42 @@ def _running() -> Steps:
     return _steps
 
 
+def _keyed() -> tuple[TrackStep, OrderStep]:
+    steps = _running()
+    if steps.track is None or steps.orders is None:
+        raise RuntimeError("the keyed steps run in the keyed child")
+    return steps.track, steps.orders
+
+
 def parse(messages: list[InputMessage]) -> StepStats:
-    return _running().parse.run(messages)
+    step = _running().parse
+    if step is None:
+        raise RuntimeError("parse runs in the parse child")
+    return step.run(messages)
 
 
 def track(messages: list[InputMessage]) -> StepStats:
-    return _running().track.run(messages)
+    return _keyed()[0].run(messages)
 
 
 def orders(messages: list[InputMessage]) -> StepStats:
-    return _running().orders.run(messages)
+    return _keyed()[1].run(messages)
 
 
 def tick() -> int:
-    return _running().track.tick()
+    return _keyed()[0].tick()
 
 
 def drop(partitions: Iterable[int]) -> None:
-    steps = _running()
+    track_step, order_step = _keyed()
     partitions = list(partitions)
-    steps.track.drop(partitions)
-    steps.orders.drop(partitions)
+    track_step.drop(partitions)
+    order_step.drop(partitions)
 
 
 def loaded() -> list[int]:
-    return _running().track.loaded()
+    return _keyed()[0].loaded()
+
+
+def started() -> bool:
+    return _steps is not None

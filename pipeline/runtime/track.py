@@ -87,6 +87,7 @@ class TrackStep(PartitionedStep):
         self._partitions: dict[int, PartitionState] = {}
         self._stores: dict[int, LocalStore] = {}
         self._snapshot_at: dict[int, int] = {}
+        self.clock = now_ms  # epoch ms; tests move it to reach retention and deadlines
         # What the last recovery of each partition did, for the logs, metrics and tests.
         self.recoveries: dict[int, dict[str, Any]] = {}
 
@@ -173,9 +174,13 @@ class TrackStep(PartitionedStep):
                 chunk = [
                     (key, value, offset)
                     if value is None or value[:1] != b"\x00"
-                    else (key, state_codec.encode(
-                        ParcelState.from_record(codec.decode_as("ParcelState", value)), 1
-                    ), offset)  # fmt: skip
+                    else (
+                        key,
+                        state_codec.encode(
+                            ParcelState.from_record(codec.decode_as("ParcelState", value)), 1
+                        ),
+                        offset,
+                    )  # fmt: skip
                     for key, value, offset in chunk
                 ]
             yield chunk
@@ -221,7 +226,7 @@ class TrackStep(PartitionedStep):
                 etas.setdefault(message.partition, []).extend(etas_from_columns(record))
             else:
                 shipments.setdefault(message.partition, []).append(record)
-        now = now_ms()
+        now = self.clock()
         policy, rules = self.resources.policy, self.resources.rules
         for partition in sorted(set(events) | set(shipments)):
             batch_events = events.get(partition, [])
@@ -243,7 +248,7 @@ class TrackStep(PartitionedStep):
     def tick(self) -> int:
         """Deadlines that passed with no scan (stuck, late, expired) and retention that ran
         out; returns parcels changed or evicted."""
-        now = now_ms()
+        now = self.clock()
         changed = 0
         policy, rules = self.resources.policy, self.resources.rules
         for partition, part in list(self._partitions.items()):

@@ -91,7 +91,7 @@ class LocalStore:
         del it
         if not candidates:
             return [], reached
-        current = self._db.get([b"d" + name for name, _ in candidates])
+        current: list[bytes | None] = self._db.get([b"d" + name for name, _ in candidates])  # type: ignore[assignment]
         due = {
             name.decode(): None
             for (name, deadline), now in zip(candidates, current, strict=True)
