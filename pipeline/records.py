@@ -77,7 +77,12 @@ def to_avro(item: Any) -> dict[str, Any]:
 
 def from_avro(cls: type[R], data: dict[str, Any]) -> R:
     """Fields the class does not know (written by a newer producer) are ignored."""
-    return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})  # type: ignore
+    return cls(*map(data.__getitem__, _field_names(cls)))  # type: ignore[arg-type]
+
+
+@cache
+def _field_names(cls: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @cache

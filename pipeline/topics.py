@@ -48,7 +48,10 @@ DEAD_LETTERS = TopicSpec("dead-letters", "DeadLetter", "raw event id", doc="unpr
 
 EXCEPTIONS = TopicSpec("exceptions", "ParcelException", "tracking number", doc="opened/resolved")
 ORDER_UPDATES = TopicSpec(
-    "order-updates", "OrderParcelUpdate", "order id", doc="parcel summaries for the order stage"
+    "order-updates",
+    "OrderParcelUpdateBatch",
+    "partition of the order id (batched)",
+    doc="parcel summaries for the order stage",
 )
 ORDER_STATE = TopicSpec("order-state", "OrderState", "order id", compacted=True, doc="changelog")
 MODELS = TopicSpec(

@@ -20,6 +20,7 @@ from pipeline.kafka_io import BatchProducer
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import RAW, ensure_topics
 from tools.bench_parsers import run_parser_bench
+from tools.bench_stages import print_stage_costs
 from tools.drain import wait_drained
 from tools.simulator import publish, simulate
 from tools.workers import WorkerProcess, fresh_run
@@ -102,4 +103,6 @@ def run_bench(parcels: int, seed: int) -> int:
         f"state, changelog, notifications and ClickHouse inserts, measured up to the last "
         f"offset commit)"
     )
+    print()
+    print_stage_costs(simulation, int(time.time() * 1000))
     return 0

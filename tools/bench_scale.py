@@ -153,6 +153,8 @@ def run_bench_scale(parcels: int, scan_parcels: int, seed: int) -> int:
 
     restart_started = time.perf_counter()
     again = TrackStep(Resources(full))
+    for partition in range(full.partitions):  # every partition caught up, not just one
+        again.partition(partition)
     again.run(messages[:1])
     restart_seconds = time.perf_counter() - restart_started
     again.close()

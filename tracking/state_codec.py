@@ -32,7 +32,9 @@ from tracking.history import HistoryEntry
 from tracking.state import ParcelState
 from tracking.taxonomy import PROGRESS, Reason, Status
 
-__all__ = ["FORMAT", "MARKER", "decode", "deadline_of", "encode", "encode_marker", "is_marker"]
+__all__ = [
+    "FORMAT", "MARKER", "deadline_of", "decode", "encode", "encode_marker", "is_marker", "record"
+]  # fmt: skip
 
 FORMAT = 0x50  # "P": a parcel state
 MARKER = 0x45  # "E": an evicted parcel
@@ -109,6 +111,17 @@ def encode(state: ParcelState, deadline_ms: int | None = None) -> bytes:
         ),
         state.eta_first_ms,
         state.evicted_at_ms,
+        # Folded from the history, kept so a reader of the row (the ClickHouse sink) needs
+        # no fold: see `record`.
+        (
+            state.status,
+            state.reason,
+            state.status_at_ms,
+            _id_out(state.status_event_id),
+            state.last_event_at_ms,
+            state.city,
+            state.country,
+        ),
     )
     return _HEADER.pack(FORMAT, deadline_ms or 0) + _encoder.encode(body)
 
@@ -126,7 +139,7 @@ def decode(data: bytes) -> ParcelState:
         body: Any = _decoder.decode(data[HEADER_SIZE:])
         (tn, version, carrier, last_received, updated, milestones, rows, order_id, service,
          customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
-         open_exceptions, eta_source, carrier_eta, eta_first, evicted_at) = body  # fmt: skip
+         open_exceptions, eta_source, carrier_eta, eta_first, evicted_at, _) = body  # fmt: skip
     except (msgspec.DecodeError, ValueError, TypeError) as exc:
         raise ValueError(f"bad compact parcel state: {exc}") from None
     statuses, reasons, progress = _STATUSES, _REASONS, _PROGRESS
@@ -175,6 +188,72 @@ def decode(data: bytes) -> ParcelState:
      state.carrier_eta_kind, state.carrier_eta_received_ms, state.carrier_eta_first_ms) = carrier_eta  # fmt: skip  # noqa: E501
     state.recompute()
     return state
+
+
+def record(data: bytes) -> dict[str, Any]:
+    """The ParcelState Avro record (schemas/ParcelState.avsc) of `encode`'s bytes, built from
+    the array with no fold and no object per history entry: what the ClickHouse sink reads."""
+    if not data or data[0] != FORMAT:
+        raise ValueError(f"not a compact parcel state (first byte {data[:1]!r})")
+    try:
+        (tn, version, carrier, last_received, updated, milestones, rows, order_id, service,
+         customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
+         open_exceptions, eta_source, carrier_eta, eta_first, _, folded) = _decoder.decode(
+            data[HEADER_SIZE:]
+        )  # fmt: skip
+        status, reason, status_at, _, last_event_at, city, country = folded
+        ats, ids, statuses, reasons, codes, cities, countries, _ = (
+            zip(*rows, strict=True) if rows else ((),) * 8
+        )
+    except (msgspec.DecodeError, ValueError, TypeError) as exc:
+        raise ValueError(f"bad compact parcel state: {exc}") from None
+    status_of, reason_of = _STATUSES.__getitem__, _REASONS.__getitem__
+    return {
+        "tracking_number": tn,
+        "version": version,
+        "carrier": carrier,
+        "status": status,
+        "reason": reason,
+        "status_at": status_at,
+        "last_event_at": last_event_at,
+        "last_received_at": last_received,
+        "updated_at": updated,
+        "event_count": len(rows),
+        "location": {"city": city, "region": "", "postal_code": "", "country": country},
+        "milestones": milestones,
+        "history": {
+            "event_id": [_id_in(i) for i in ids],
+            "occurred_at": list(ats),
+            "status": [status_of(x) if type(x) is int else x for x in statuses],
+            "reason": [reason_of(x) if type(x) is int else x for x in reasons],
+            "carrier_code": list(codes),
+            "city": list(cities),
+            "country": list(countries),
+        },
+        "order_id": order_id,
+        "service_level": service,
+        "customer_ref": customer_ref,
+        "customer_segment": segment,
+        "promised_delivery": promised,
+        "is_return": is_return,
+        "origin_region": origin,
+        "destination_region": destination,
+        "eta": eta[0],
+        "eta_low": eta[1],
+        "eta_high": eta[2],
+        "eta_level": eta[3],
+        "predicted_late": eta[4],
+        "notified_eta": notified_eta,
+        "open_exceptions": open_exceptions,
+        "eta_source": eta_source,
+        "carrier_eta": carrier_eta[0],
+        "carrier_eta_low": carrier_eta[1],
+        "carrier_eta_high": carrier_eta[2],
+        "carrier_eta_kind": carrier_eta[3],
+        "carrier_eta_received_at": carrier_eta[4],
+        "carrier_eta_first": carrier_eta[5],
+        "eta_first": eta_first,
+    }
 
 
 def encode_marker(tracking_number: str, evicted_at_ms: int, deadline_ms: int | None) -> bytes:

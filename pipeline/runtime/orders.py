@@ -1,5 +1,7 @@
-"""Step 3, orders: OrderParcelUpdate messages (keyed by order id) -> one view per order and its
-changelog (which the ClickHouse sink reads). The pure work is `tracking.orders.process_updates`."""
+"""Step 3, orders: OrderParcelUpdateBatch messages (each update in the partition of its order
+id; single OrderParcelUpdate messages, keyed by order id, are read too) -> one view per order
+and its changelog (which the ClickHouse sink reads). The pure work is
+`tracking.orders.process_updates`."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pipeline import topics
+from pipeline.codec import CodecError
 from pipeline.records import from_avro
 from pipeline.runtime.common import (
     InputMessage,
@@ -50,14 +53,32 @@ class OrderStep(PartitionedStep):
         for partition in partitions:
             self._orders.pop(partition, None)
 
+    def split(self, message: InputMessage) -> list[InputMessage] | None:
+        """A batch of updates that fails alone: its halves, down to single updates."""
+        try:
+            name, record = self.resources.codec.decode(message.value)
+        except CodecError:
+            return None
+        updates = record.get("updates", []) if name == "OrderParcelUpdateBatch" else []
+        if len(updates) < 2:
+            return None
+        middle, encode = len(updates) // 2, self.resources.codec.encode
+        return [
+            message._replace(value=encode("OrderParcelUpdateBatch", {"updates": half}))
+            for half in (updates[:middle], updates[middle:])
+        ]
+
     def process(self, messages: list[InputMessage], stats: StepStats) -> None:
         updates: dict[int, list[OrderParcelUpdate]] = {}
         for message in messages:
-            decoded = self.decode(message, stats, ("OrderParcelUpdate",))
-            if decoded is not None:
-                update = from_avro(OrderParcelUpdate, decoded[1])
-                updates.setdefault(message.partition, []).append(update)
-                stats.events += 1
+            decoded = self.decode(message, stats, ("OrderParcelUpdateBatch", "OrderParcelUpdate"))
+            if decoded is None:
+                continue
+            name, record = decoded
+            records = record["updates"] if name == "OrderParcelUpdateBatch" else [record]
+            batch = updates.setdefault(message.partition, [])
+            batch.extend(from_avro(OrderParcelUpdate, r) for r in records)
+            stats.events += len(records)
         now = now_ms()
         for partition, batch in updates.items():
             changed = process_updates(self.orders(partition), batch, now)

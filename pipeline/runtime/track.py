@@ -24,6 +24,7 @@ from typing import Any
 
 from pipeline import topics
 from pipeline.codec import CodecError
+from pipeline.records import to_avro
 from pipeline.runtime.common import (
     InputMessage,
     PartitionedStep,
@@ -88,6 +89,7 @@ class TrackStep(PartitionedStep):
         self._stores: dict[int, LocalStore] = {}
         self._snapshot_at: dict[int, int] = {}
         self.clock = now_ms  # epoch ms; tests move it to reach retention and deadlines
+        self._order_partitions: dict[str, int] = {}  # murmur2 in Python costs
         # What the last recovery of each partition did, for the logs, metrics and tests.
         self.recoveries: dict[int, dict[str, Any]] = {}
 
@@ -276,12 +278,30 @@ class TrackStep(PartitionedStep):
             )
         for exception in out.exceptions:
             add(topics.EXCEPTIONS, exception, key=exception.tracking_number)
-        for update in out.order_updates:
-            add(topics.ORDER_UPDATES, update, key=update.order_id)
+        self._write_order_updates(out)
         if part.models_changed and now - self._snapshot_at.get(partition, 0) >= (
             self.settings.model_snapshot_seconds * 1000
         ):
             self._snapshot_models(partition, part, now)
+
+    def _write_order_updates(self, out: BatchOutput) -> None:
+        """One OrderParcelUpdateBatch per order-updates partition, each update in the
+        partition of its order id (where keying by order id would have put it)."""
+        if not out.order_updates:
+            return
+        partitions, partition_of = self.settings.partitions, self._order_partitions
+        batches: dict[int, list[dict[str, Any]]] = {}
+        for update in out.order_updates:
+            number = partition_of.get(update.order_id)
+            if number is None:
+                if len(partition_of) > 100_000:
+                    partition_of.clear()
+                number = partition_of[update.order_id] = topics.partition_for(
+                    update.order_id, partitions
+                )
+            batches.setdefault(number, []).append(to_avro(update))
+        for number, updates in sorted(batches.items()):
+            self.outputs.add(topics.ORDER_UPDATES, {"updates": updates}, partition=number)
 
     def _write_parcels(
         self, partition: int, part: PartitionState, out: BatchOutput, now: int

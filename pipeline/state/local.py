@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
 from tracking import state_codec
 from tracking.state import ParcelState
@@ -43,11 +43,25 @@ _OFFSET_KEY = b"~offset"
 _U64 = struct.Struct(">Q")
 
 
+# One block cache for every store of the process: memory stays bounded however many
+# partitions a worker holds (with at most two 16 MB memtables a store).
+_BLOCK_CACHE = Cache(64 * 1024 * 1024)
+
+
 def _options() -> Options:
     options = Options(raw_mode=True)
     options.create_if_missing(True)
     options.set_max_background_jobs(2)
-    options.set_write_buffer_size(32 * 1024 * 1024)
+    options.set_write_buffer_size(16 * 1024 * 1024)
+    options.set_max_write_buffer_number(2)
+    table = BlockBasedOptions()
+    table.set_block_cache(_BLOCK_CACHE)
+    # A scan of a parcel the store has never seen (most first scans) is answered by the bloom
+    # filter without reading a block.
+    table.set_bloom_filter(10, False)
+    table.set_cache_index_and_filter_blocks(True)
+    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+    options.set_block_based_table_factory(table)
     return options
 
 

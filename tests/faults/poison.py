@@ -45,7 +45,7 @@ ACCEPTS = {
     RAW: ("RawCarrierEvent",),
     SHIPMENTS: ("TrackingEventBatch", "ShipmentRegistered"),
     EVENTS: ("TrackingEventBatch", "ShipmentRegistered"),
-    ORDER_UPDATES: ("OrderParcelUpdate",),
+    ORDER_UPDATES: ("OrderParcelUpdateBatch", "OrderParcelUpdate"),
 }
 OWN_TYPE = {
     RAW: "RawCarrierEvent",

@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from pipeline.codec import BATCH, COMPACT, SCHEMA_ORDER, SCHEMAS_DIR, AvroCodec, CodecError
+from pipeline.codec import COMPACT, COMPACT_MAGIC, SCHEMA_ORDER, SCHEMAS_DIR, AvroCodec, CodecError
 from pipeline.ingestion.publisher import raw_envelope
 from pipeline.records import DeadLetter, to_avro
 from tests.unit.tracking.test_parcels import SHIPMENT, scan
@@ -36,6 +36,7 @@ def sample_records() -> dict[str, dict]:
     return {
         "ParcelException": to_avro(damaged.exceptions[0]),
         "OrderParcelUpdate": to_avro(out.order_updates[0]),
+        "OrderParcelUpdateBatch": {"updates": [to_avro(out.order_updates[0])] * 2},
         "OrderState": order.to_record(),
         "ModelSnapshot": {
             "name": "eta",
@@ -62,7 +63,7 @@ def test_every_schema_round_trips_through_the_wire_format(name: str) -> None:
     record = sample_records()[name]
     data = codec.encode(name, record)
     if name in COMPACT:  # internal: MessagePack of the record its .avsc documents
-        assert data[0] == BATCH
+        assert data[0] == COMPACT_MAGIC and data[1] == COMPACT.index(name)
     else:
         assert data[0] == 0 and int.from_bytes(data[1:5], "big") == codec.ids[name]
     assert codec.decode(data) == (name, record)
