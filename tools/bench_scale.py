@@ -112,8 +112,7 @@ def scan_batches(settings: Settings, parcels: int, seed: int) -> tuple[list[Inpu
 
 
 def throughput(step: TrackStep, messages: list[InputMessage], scans: int) -> float:
-    for partition in range(step.settings.partitions):
-        step.partition(partition)  # recovery is measured apart
+    step.load_partitions(list(range(step.settings.partitions)))  # recovery is measured apart
     started = time.perf_counter()
     for start in range(0, len(messages), 4):
         step.run(messages[start : start + 4])
@@ -137,10 +136,8 @@ def run_bench_scale(parcels: int, scan_parcels: int, seed: int) -> int:
     rss_before = rss_bytes()
     step = TrackStep(Resources(full))
     started = time.perf_counter()
-    restored = 0
-    for partition in range(full.partitions):
-        step.partition(partition)
-        restored += step.recoveries[partition]["messages"]
+    step.load_partitions(list(range(full.partitions)))
+    restored = sum(r["messages"] for r in step.recoveries.values())
     restore_rate = restored / (time.perf_counter() - started)
     full_rate = throughput(step, messages, scans)
     rss_per_parcel = (rss_bytes() - rss_before) / parcels
@@ -153,8 +150,7 @@ def run_bench_scale(parcels: int, scan_parcels: int, seed: int) -> int:
 
     restart_started = time.perf_counter()
     again = TrackStep(Resources(full))
-    for partition in range(full.partitions):  # every partition caught up, not just one
-        again.partition(partition)
+    again.load_partitions(list(range(full.partitions)))  # every partition, not just one
     again.run(messages[:1])
     restart_seconds = time.perf_counter() - restart_started
     again.close()

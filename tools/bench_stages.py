@@ -94,7 +94,7 @@ def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[st
 
         def write() -> None:
             for batch in values:
-                store.write(batch, {key: None for key, _ in batch})
+                store.write(batch)
 
         _timed(rows, "local store write (RocksDB)", write)
         store.close()

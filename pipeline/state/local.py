@@ -8,12 +8,16 @@ deadline index for free. LMDB reads faster but rewrites B-tree pages on every wr
 the wrong trade for a stage that writes every parcel it reads.
 
 Keys (one store per partition):
-    s<tracking number>                    the parcel's bytes, exactly as in the changelog
-                                          (tracking/state_codec.py: state or eviction marker)
-    d<tracking number>                    its current next deadline, 8 bytes big-endian
-    t<deadline 8 bytes><tracking number>  the deadline index; an entry whose d-key moved on
-                                          is stale and dropped when reached
+    s<tracking number>                    the parcel's bytes, as in the changelog
+                                          (tracking/state_codec.py: state or eviction marker),
+                                          whose fixed header holds its current next deadline
+    t<deadline 8 bytes><tracking number>  the deadline index; an entry whose parcel's header
+                                          moved on is stale and dropped when reached
     ~offset                               the next changelog offset the store has not seen
+
+A parcel whose deadline moved while its state did not (a tick that changed nothing) has its
+bytes rewritten here with the new header and not in the changelog: restored from there, it
+keeps the older deadline, which fires early and reschedules it (a tick is idempotent).
 
 Consistency: the store is written only after the changelog write it mirrors was acknowledged
 (TopicSink.after), in one atomic batch with the changelog offset that write reached. So the
@@ -91,7 +95,7 @@ class LocalStore:
         The caller deletes the keys with its next `write`, after its outputs are durable, so
         a crash in between fires the deadlines again instead of losing them."""
         reached: list[bytes] = []
-        candidates: list[tuple[bytes, bytes]] = []
+        candidates: list[tuple[bytes, int]] = []
         it = self._db.iter()
         it.seek(b"t")
         limit = _U64.pack(now_ms)
@@ -100,16 +104,17 @@ class LocalStore:
             if key[:1] != b"t" or key[1:9] > limit:
                 break
             reached.append(key)
-            candidates.append((key[9:], key[1:9]))
+            candidates.append((key[9:], _U64.unpack_from(key, 1)[0]))
             it.next()
         del it
         if not candidates:
             return [], reached
-        current: list[bytes | None] = self._db.get([b"d" + name for name, _ in candidates])  # type: ignore[assignment]
+        values: list[bytes | None] = self._db.get([b"s" + name for name, _ in candidates])  # type: ignore[assignment]
+        deadline_of = state_codec.deadline_of
         due = {
             name.decode(): None
-            for (name, deadline), now in zip(candidates, current, strict=True)
-            if now == deadline
+            for (name, deadline), value in zip(candidates, values, strict=True)
+            if value is not None and deadline_of(value) == deadline
         }
         return list(due), reached
 
@@ -118,25 +123,21 @@ class LocalStore:
     def write(
         self,
         values: Iterable[tuple[bytes, bytes | None]],
-        deadlines: dict[bytes, int | None],
         reached: Iterable[bytes] = (),
         next_offset: int | None = None,
     ) -> None:
-        """One atomic batch: parcel bytes (None deletes), new deadlines, index keys to drop,
-        and the changelog offset all of it is consistent with."""
+        """One atomic batch: parcel bytes (None deletes) with their deadlines' index entries,
+        index keys to drop, and the changelog offset all of it is consistent with."""
         batch = WriteBatch(raw_mode=True)
+        deadline_of = state_codec.deadline_of
         for key, value in values:
             if value is None:
                 batch.delete(b"s" + key)
-            else:
-                batch.put(b"s" + key, value)
-        for key, deadline in deadlines.items():
-            if deadline is None:
-                batch.delete(b"d" + key)
-            else:
-                packed = _U64.pack(deadline)
-                batch.put(b"d" + key, packed)
-                batch.put(b"t" + packed + key, b"")
+                continue
+            batch.put(b"s" + key, value)
+            deadline = deadline_of(value)
+            if deadline is not None:
+                batch.put(b"t" + _U64.pack(deadline) + key, b"")
         for index_key in reached:
             batch.delete(index_key)
         if next_offset is not None:
@@ -146,13 +147,7 @@ class LocalStore:
     def restore(self, chunk: list[tuple[bytes, bytes | None, int]]) -> None:
         """Copy changelog messages into the store as they are: no state is decoded, the
         deadline index is rebuilt from each value's fixed header."""
-        values: list[tuple[bytes, bytes | None]] = []
-        deadlines: dict[bytes, int | None] = {}
-        deadline_of = state_codec.deadline_of
-        for key, value, _ in chunk:
-            values.append((key, value))
-            deadlines[key] = None if value is None else deadline_of(value)
-        self.write(values, deadlines, next_offset=chunk[-1][2] + 1)
+        self.write([(key, value) for key, value, _ in chunk], next_offset=chunk[-1][2] + 1)
 
     def close(self) -> None:
         self._db.flush()
@@ -223,14 +218,10 @@ class StoredParcels:
 
     # -- the batch's write -------------------------------------------------------------------
 
-    def deadline(self, tracking_number: str) -> int | None:
-        return self._deadlines.get(tracking_number)
-
-    def take_changes(self) -> tuple[dict[bytes, int | None], list[bytes]]:
+    def take_changes(self) -> tuple[dict[str, int | None], list[bytes]]:
         """The deadlines scheduled and index keys reached since the last call, for the store
         write that follows the batch's changelog write."""
-        deadlines = {name.encode(): d for name, d in self._deadlines.items()}
-        reached = self._reached
+        deadlines, reached = self._deadlines, self._reached
         self._deadlines, self._reached = {}, []
         return deadlines, reached
 

@@ -17,8 +17,8 @@ def value(tracking_number: str, deadline: int | None, version: int = 1) -> bytes
 def test_a_write_is_read_back_with_its_offset(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "p0")
     assert store.next_offset() == 0 and store.get("A") is None
-    store.write([(b"A", value("A", None))], {b"A": None}, next_offset=7)
-    store.write([(b"B", value("B", None))], {b"B": None})  # no changelog write: offset stays
+    store.write([(b"A", value("A", None))], next_offset=7)
+    store.write([(b"B", value("B", None))])  # no changelog write: the offset stays
     assert store.next_offset() == 7
     assert state_codec.decode(store.get("A") or b"").tracking_number == "A"
     store.close()
@@ -29,11 +29,11 @@ def test_a_write_is_read_back_with_its_offset(tmp_path: Path) -> None:
 
 def test_due_returns_current_deadlines_once_and_skips_stale_ones(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "p0")
-    store.write([], {b"A": 100, b"B": 200, b"C": 300})
-    store.write([], {b"A": 250})  # A moved on: its index entry at 100 is stale
+    store.write([(b"A", value("A", 100)), (b"B", value("B", 200)), (b"C", value("C", 300))])
+    store.write([(b"A", value("A", 250))])  # A moved on: its index entry at 100 is stale
     due, reached = store.due(200)
     assert due == ["B"] and len(reached) == 2
-    store.write([], {b"B": None}, reached)
+    store.write([(b"B", value("B", None))], reached)
     assert store.due(200) == ([], [])
     assert store.due(1000)[0] == ["A", "C"]
     store.close()
@@ -62,10 +62,23 @@ def test_the_hot_set_is_trimmed_only_after_the_write(tmp_path: Path) -> None:
         parcels.schedule(name, 1, [10])
     assert len(parcels) == 3, "nothing unwritten is dropped"
     deadlines, _ = parcels.take_changes()
-    store.write([(k, value(k.decode(), 10)) for k in deadlines], deadlines)
+    store.write([(k.encode(), value(k, d)) for k, d in deadlines.items()])
     parcels.written()
     assert len(parcels) == 2 and parcels.pop("A") is None, "least recently used out"
     assert parcels.get("A") is not None and parcels.reads == 1, "read back from disk"
     parcels.forget()
     assert len(parcels) == 0 and parcels.get("B") is not None
     store.close()
+
+
+def test_a_changelog_of_avro_states_is_restored_in_the_compact_encoding() -> None:
+    from pipeline.codec import AvroCodec
+    from pipeline.runtime.track import compact_value
+
+    codec = AvroCodec()
+    state = ParcelState("A", version=3, carrier="acme")
+    converted = compact_value(codec, codec.encode("ParcelState", state.to_record())) or b""
+    assert state_codec.decode(converted).to_record() == state.to_record()
+    assert state_codec.deadline_of(converted) == 1, "due at once: the next tick reschedules it"
+    compact = state_codec.encode(state, 99)
+    assert compact_value(codec, compact) is compact and compact_value(codec, None) is None
