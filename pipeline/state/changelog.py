@@ -32,8 +32,10 @@ def read_changelog(
     bootstrap: str, topic: str, partition: int, start: int = 0, stall_seconds: float = 60.0
 ) -> Iterator[list[tuple[bytes, bytes | None, int]]]:
     """(key, value, offset) of one partition from `start` to its end as of now, in chunks;
-    None = tombstone. No deadline however large the partition: only a read that makes no
-    progress for `stall_seconds` raises KafkaUnavailable (the caller waits it out)."""
+    None = tombstone. Our changelogs are always keyed. The last chunk may run past that end
+    when more was written meanwhile, which is just as consistent. No deadline however large
+    the partition: only a read that makes no progress for `stall_seconds` raises
+    KafkaUnavailable (the caller waits it out)."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -53,7 +55,8 @@ def read_changelog(
         # would cost that much per partition even when the end is already reached.
         progress = time.monotonic()
         while time.monotonic() - progress < stall_seconds:
-            chunk = []
+            chunk: list[tuple[bytes, bytes | None, int]] = []
+            append = chunk.append
             done = False
             for message in consumer.consume(10000, timeout=0.1):
                 error = message.error()
@@ -62,14 +65,11 @@ def read_changelog(
                         done = True
                         break
                     raise KafkaUnavailable(f"changelog {topic}[{partition}] read failed: {error}")
-                key, offset = message.key(), message.offset() or 0
-                if key is not None:  # our changelogs are always keyed
-                    chunk.append((key, message.value(), offset))
-                if offset >= high - 1:
-                    done = True
-                    break
+                append((message.key(), message.value(), message.offset()))  # type: ignore[arg-type]
             if chunk:
                 progress = time.monotonic()
+                if chunk[-1][2] >= high - 1:
+                    done = True
                 yield chunk
             if done:
                 return

@@ -90,6 +90,15 @@ class LocalStore:
         """RocksDB's estimate of the keys held (three per parcel with a deadline)."""
         return int(self._db.property_int_value("rocksdb.estimate-num-keys") or 0)
 
+    def compacting(self) -> bool:
+        """Whether RocksDB has background compactions running or pending (after a restore)."""
+        db = self._db
+        return bool(
+            db.property_int_value("rocksdb.num-running-compactions")
+            or db.property_int_value("rocksdb.compaction-pending")
+            or db.property_int_value("rocksdb.num-running-flushes")
+        )
+
     def due(self, now_ms: int) -> tuple[list[str], list[bytes]]:
         """(parcels whose current deadline is at or before now, the index keys reached).
         The caller deletes the keys with its next `write`, after its outputs are durable, so
