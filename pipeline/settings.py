@@ -100,9 +100,9 @@ class Settings(BaseSettings):
     state_retention_days: float | None = Field(
         30.0,
         gt=0,
-        description="Days a delivered, returned, cancelled or expired parcel stays in state "
-        "after its last change (then a small marker remains, so late scans stay quiet); unset "
-        "= forever.",
+        description="Days a delivered, returned, cancelled or expired parcel (and an order whose "
+        "parcels all are) stays in state after its last change (a parcel leaves a small marker, "
+        "so late scans stay quiet); unset = forever.",
     )
     state_cache_parcels: int = Field(
         20_000, ge=100, description="Decoded parcels kept in memory per partition (hot set)."

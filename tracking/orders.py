@@ -21,6 +21,10 @@ from typing import Any
 from tracking.eta import ETA_MILESTONES
 from tracking.records import OrderParcelUpdate
 from tracking.state import ParcelState
+from tracking.taxonomy import TERMINAL
+from tracking.timers import DeadlineHeap
+
+_TERMINAL = frozenset(status.value for status in TERMINAL)
 
 
 @dataclass(slots=True)
@@ -77,6 +81,11 @@ class OrderState:
         self.version += 1
         self.updated_at_ms = now_ms
         return changed
+
+    @property
+    def finished(self) -> bool:
+        """Every parcel delivered, returned, cancelled or expired: retention may begin."""
+        return bool(self.parcels) and all(p.status in _TERMINAL for p in self.parcels.values())
 
     def open_exceptions(self) -> list[str]:
         return sorted({kind for p in self.parcels.values() for kind in p.open_exceptions})
@@ -210,10 +219,15 @@ def order_update(state: ParcelState) -> OrderParcelUpdate:
 
 
 def process_updates(
-    orders: dict[str, OrderState], updates: list[OrderParcelUpdate], now_ms: int
+    orders: dict[str, OrderState],
+    updates: list[OrderParcelUpdate],
+    now_ms: int,
+    timers: DeadlineHeap | None = None,
+    retention_ms: int | None = None,
 ) -> list[OrderState]:
     """The order stage over one partition's orders (mutated in place): the orders that
-    changed, each once, in the order they first changed."""
+    changed, each once, in the order they first changed. With `timers` and `retention_ms`, a
+    finished order is scheduled to leave `retention_ms` after its last change."""
     changed: dict[str, OrderState] = {}
     for update in updates:
         order = orders.get(update.order_id)
@@ -221,4 +235,26 @@ def process_updates(
             order = orders[update.order_id] = OrderState(update.order_id)
         if order.apply(update, now_ms):
             changed[order.order_id] = order
+    if timers is not None and retention_ms is not None:
+        for order in changed.values():
+            schedule_retention(order, timers, retention_ms)
     return list(changed.values())
+
+
+def schedule_retention(order: OrderState, timers: DeadlineHeap, retention_ms: int) -> None:
+    deadlines = [order.updated_at_ms + retention_ms] if order.finished else []
+    timers.schedule(order.order_id, order.version, deadlines)
+
+
+def expired_orders(
+    orders: dict[str, OrderState], timers: DeadlineHeap, now_ms: int, retention_ms: int
+) -> list[str]:
+    """Remove the finished orders whose retention ran out (a later parcel summary, which
+    would have rescheduled them, makes their deadline stale); returns their ids."""
+    gone = []
+    for order_id in timers.due(now_ms):
+        order = orders.get(order_id)
+        if order is not None and order.finished and order.updated_at_ms + retention_ms <= now_ms:
+            del orders[order_id]
+            gone.append(order_id)
+    return gone

@@ -19,8 +19,9 @@ from pipeline.runtime.common import (
     now_ms,
 )
 from pipeline.state.changelog import ChangelogStore
-from tracking.orders import OrderState, process_updates
+from tracking.orders import OrderState, expired_orders, process_updates, schedule_retention
 from tracking.records import OrderParcelUpdate
+from tracking.timers import DeadlineHeap
 
 
 class OrderStep(PartitionedStep):
@@ -39,6 +40,8 @@ class OrderStep(PartitionedStep):
             lambda o: o.order_id,
         )
         self._orders: dict[int, dict[str, OrderState]] = {}
+        self._timers: dict[int, DeadlineHeap] = {}
+        self.clock = now_ms  # epoch ms; tests move it to reach retention
 
     def load(self, partition: int) -> Any:
         return self.orders(partition)
@@ -47,11 +50,32 @@ class OrderStep(PartitionedStep):
         orders = self._orders.get(partition)
         if orders is None:
             orders = self._orders[partition] = self.order_store.read_partition(partition)
+            timers = self._timers[partition] = DeadlineHeap()
+            retention = self.settings.state_retention_ms
+            if retention is not None:
+                for order in orders.values():
+                    schedule_retention(order, timers, retention)
         return orders
 
     def drop(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self._orders.pop(partition, None)
+            self._timers.pop(partition, None)
+
+    def tick(self) -> int:
+        """Finished orders whose retention ran out leave state, with a changelog tombstone
+        (their rows stay in ClickHouse); returns how many."""
+        retention = self.settings.state_retention_ms
+        if retention is None:
+            return 0
+        now, gone = self.clock(), 0
+        for partition, orders in list(self._orders.items()):
+            for order_id in expired_orders(orders, self._timers[partition], now, retention):
+                self.outputs.add_encoded(self.order_store.topic, None, order_id.encode(), partition)
+                gone += 1
+        if gone:
+            self.outputs.flush()
+        return gone
 
     def split(self, message: InputMessage) -> list[InputMessage] | None:
         """A batch of updates that fails alone: its halves, down to single updates."""
@@ -79,7 +103,8 @@ class OrderStep(PartitionedStep):
             batch = updates.setdefault(message.partition, [])
             batch.extend(from_avro(OrderParcelUpdate, r) for r in records)
             stats.events += len(records)
-        now = now_ms()
+        now, retention = self.clock(), self.settings.state_retention_ms
         for partition, batch in updates.items():
-            changed = process_updates(self.orders(partition), batch, now)
+            orders = self.orders(partition)
+            changed = process_updates(orders, batch, now, self._timers[partition], retention)
             self.order_store.write(partition, changed, self.outputs)

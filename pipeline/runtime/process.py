@@ -92,7 +92,8 @@ def orders(messages: list[InputMessage]) -> StepStats:
 
 
 def tick() -> int:
-    return _keyed()[0].tick()
+    track_step, order_step = _keyed()
+    return track_step.tick() + order_step.tick()
 
 
 def drop(partitions: Iterable[int]) -> None:

@@ -22,7 +22,7 @@ from pipeline.topics import TopicSpec
 
 class Output(NamedTuple):
     topic: str
-    value: bytes
+    value: bytes | None  # None: a tombstone
     key: bytes | None
     partition: int | None
     headers: list[tuple[str, bytes]] | None
@@ -66,7 +66,7 @@ class TopicSink:
             )
         )
 
-    def add_encoded(self, topic: str, value: bytes, key: bytes, partition: int) -> None:
+    def add_encoded(self, topic: str, value: bytes | None, key: bytes, partition: int) -> None:
         self._staged.append(Output(topic, value, key, partition, None))
 
     def after(self, action: Callable[[], None]) -> None:

@@ -105,3 +105,23 @@ def test_an_active_parcel_is_never_evicted(run_settings: Settings) -> None:
     state = step.partition(partition).parcels.get(TN)
     assert state is not None and state.history and state.evicted_at_ms is None
     step.close()
+
+
+def test_a_finished_order_leaves_with_a_changelog_tombstone(run_settings: Settings) -> None:
+    from pipeline.records import to_avro
+    from pipeline.runtime.orders import OrderStep
+    from tests.unit.tracking.test_order_retention import summary
+
+    settings = run_settings.model_copy(update={"state_retention_days": 2.0})
+    now = [T0]
+    step = OrderStep(Resources(settings))
+    step.clock = lambda: now[0]
+    updates = {"updates": [to_avro(summary("O1", "A", "delivered"))]}
+    topic = topics.ORDER_UPDATES.topic(settings)
+    partition = topics.partition_for("O1", settings.partitions)
+    step.run([InputMessage(topic, partition, 0, CODEC.encode("OrderParcelUpdateBatch", updates))])
+    assert step.tick() == 0
+    now[0] = T0 + 2 * DAY
+    assert step.tick() == 1 and "O1" not in step.orders(partition)
+    changelog = read_topic(settings.kafka_bootstrap, topics.ORDER_STATE.topic(settings))
+    assert [key for key, _ in changelog] == [b"O1", b"O1"] and changelog[-1][1] is None
