@@ -82,15 +82,28 @@ _CODECS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "iso-8859-1": "latin-1",
            "ascii": "ascii"}  # fmt: skip
 
 
+# tag ("{namespace}name") -> name. A document has a few dozen distinct tags and every element
+# asks; bounded, as the tags come from the payload.
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(element: ET.Element) -> str:
-    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+    tag = element.tag
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+        if len(_LOCAL_NAMES) < 4096:
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
-def _child_text(element: ET.Element, name: str) -> str:
+def _texts(element: ET.Element) -> dict[str, str]:
+    """name -> stripped text of the element's first child of that name: one pass over the
+    children instead of one per field read."""
+    texts: dict[str, str] = {}
     for child in element:
-        if _local(child) == name:
-            return (child.text or "").strip()
-    return ""
+        texts.setdefault(_local(child), (child.text or "").strip())
+    return texts
 
 
 def _decode(payload: bytes) -> str:
@@ -125,7 +138,8 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
     if not details:
         messages = [element for element in root.iter() if _local(element) == "message"]
         for message in messages:
-            code, text = _child_text(message, "code"), _child_text(message, "description")
+            texts = _texts(message)
+            code, text = texts.get("code", ""), texts.get("description", "")
             result.problems.append(f"Canada Post {code}: {text}".strip())
         if messages:
             return result
@@ -136,7 +150,8 @@ def parse(payload: bytes, ctx: ParseContext) -> ParseResult:
 
 
 def _detail(detail: ET.Element, index: int, result: ParseResult) -> None:
-    pin = _child_text(detail, "pin") or _child_text(detail, "dnc")
+    texts = _texts(detail)
+    pin = texts.get("pin") or texts.get("dnc", "")
     if not pin:
         result.problems.append(f"tracking-detail[{index}] has no pin")
         return
@@ -147,7 +162,7 @@ def _detail(detail: ET.Element, index: int, result: ParseResult) -> None:
         for element in events
         if _local(element) == "occurrence"
     ]
-    _eta(pin, detail, result)
+    _eta(pin, texts, result)
     if not occurrences:
         result.problems.append(f"{pin}: no significant events")
     for position, occurrence in enumerate(occurrences):
@@ -166,13 +181,11 @@ def _place(site: str) -> tuple[str, str]:
     return city_name(site), "CA"
 
 
-def _eta(pin: str, detail: ET.Element, result: ParseResult) -> None:
-    day = _child_text(detail, "changed-expected-date") or _child_text(
-        detail, "expected-delivery-date"
-    )
+def _eta(pin: str, detail: dict[str, str], result: ParseResult) -> None:
+    day = detail.get("changed-expected-date") or detail.get("expected-delivery-date")
     if not day:
         return
-    zone = zone_at("CA", "", _child_text(detail, "destination-postal-id"))
+    zone = zone_at("CA", "", detail.get("destination-postal-id", ""))
     try:
         at, _ = parse_local(day, None, assume=zone)
     except (ParseError, ValueError, OverflowError) as exc:
@@ -193,19 +206,20 @@ def _clock_format(clock: str) -> str:
 
 
 def _scan(pin: str, occurrence: ET.Element, label: str, result: ParseResult) -> CarrierScan | None:
-    code = _child_text(occurrence, "event-identifier")
+    fields = _texts(occurrence)
+    code = fields.get("event-identifier", "")
     code = code.zfill(4) if code.isdigit() else code
     if not code:
         result.problems.append(f"{label} has no event-identifier")
         return None
-    site = _child_text(occurrence, "event-site")
-    province = _child_text(occurrence, "event-province")
+    site = fields.get("event-site", "")
+    province = fields.get("event-province", "")
     city, country = _place(site)
     if not (site or province):
         result.problems.append(f"{label} ({code}) has no location")
-    date, clock = _child_text(occurrence, "event-date"), _child_text(occurrence, "event-time")
+    date, clock = fields.get("event-date", ""), fields.get("event-time", "")
     region = province.upper() if country == "CA" else ""
-    exact, assume = _zone(_child_text(occurrence, "event-time-zone"), country, region, city)
+    exact, assume = _zone(fields.get("event-time-zone", ""), country, region, city)
     clock_format = _clock_format(clock)
     try:
         if exact is not None and clock:
@@ -223,7 +237,7 @@ def _scan(pin: str, occurrence: ET.Element, label: str, result: ParseResult) -> 
         carrier=CARRIER,
         tracking_number=pin,
         code=code,
-        description=_child_text(occurrence, "event-description"),
+        description=fields.get("event-description", ""),
         occurred_at_ms=occurred_at_ms,
         zone_assumed=zone_assumed,
         city=city,

@@ -139,10 +139,16 @@ def _address(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _where(address: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(country, state, postal code, city) as the address writes them, read once per address:
+    a scan needs them for its zone and again for its place."""
+    return (text_field(address, "countryCode") or text_field(address, "countryName"),
+            text_field(address, "stateOrProvinceCode"), text_field(address, "postalCode"),
+            text_field(address, "city"))  # fmt: skip
+
+
 def _zone(address: dict[str, Any]) -> tzinfo:
-    return zone_at(text_field(address, "countryCode") or text_field(address, "countryName"),
-                   text_field(address, "stateOrProvinceCode"), text_field(address, "postalCode"),
-                   text_field(address, "city"))  # fmt: skip
+    return zone_at(*_where(address))
 
 
 def _destination_zone(track: dict[str, Any]) -> tzinfo:
@@ -166,7 +172,7 @@ _ETA_SOURCES: tuple[tuple[EtaKind, str, str], ...] = (
 
 
 def _etas(number: str, shipment: str, track: dict[str, Any], result: ParseResult) -> None:
-    zone = _destination_zone(track)
+    zone: tzinfo | None = None  # looked up for the first estimate: many results have none
     entries = track.get("dateAndTimes")
     dated = {text_field(entry, "type"): text_field(entry, "dateTime")
              for entry in (entries if isinstance(entries, list) else ())}  # fmt: skip
@@ -176,6 +182,8 @@ def _etas(number: str, shipment: str, track: dict[str, Any], result: ParseResult
         single = "" if begins or ends else dated.get(date_type, "")  # one instant, no window
         if not (begins or ends or single):
             continue
+        if zone is None:
+            zone = _destination_zone(track)
         try:
             (start, start_assumed), (end, end_assumed) = _bound(begins, zone), _bound(ends, zone)
             at, at_assumed = _bound(single, zone)
@@ -210,19 +218,17 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
     if not code:
         problems.append(f"{where} has no eventType")
         return None
-    location = _address(event.get("scanLocation"))
+    named_country, region, named_postal, named_city = _where(_address(event.get("scanLocation")))
     stamp = text_field(event, "date")
     try:
-        occurred_at_ms, zone_assumed = parse_iso(stamp, _zone(location))
+        occurred_at_ms, zone_assumed = parse_iso(
+            stamp, zone_at(named_country, region, named_postal, named_city)
+        )
     except (ParseError, ValueError, OverflowError) as exc:
         problems.append(f"{where} skipped: date {stamp!r}: {exc}")
         return None
 
-    city, postal, country = place(
-        text_field(location, "city"),
-        text_field(location, "postalCode"),
-        text_field(location, "countryCode") or text_field(location, "countryName"),
-    )
+    city, postal, country = place(named_city, named_postal, named_country)
     if not (city or postal or country):
         problems.append(f"{where} ({code}) has no scan location")
 
@@ -240,7 +246,7 @@ def _scan(number: str, event: Any, where: str, problems: list[str]) -> CarrierSc
         occurred_at_ms=occurred_at_ms,
         zone_assumed=zone_assumed,
         city=city,
-        region=text_field(location, "stateOrProvinceCode"),
+        region=region,
         postal_code=postal,
         country=country,
     )

@@ -4,6 +4,7 @@ codes and city names. Carriers send "USA", "United States", "US" and "us" for on
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # alpha-3 and common English names -> alpha-2, for the countries carriers we support ship
 # between most. An unrecognised value is kept (upper-cased) rather than dropped.
@@ -92,8 +93,12 @@ _COUNTRY_ALIASES: dict[str, str] = {
 _SPACES = re.compile(r"\s+")
 # A word, with an apostrophe tail kept in lower case: "JOHN'S" -> "John's", not "John'S".
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+# The functions below are pure functions of their text, called for every scan with the few
+# dozen places a carrier's network has: cached, bounded because the text comes from payloads.
+_cached = lru_cache(maxsize=1 << 12)
 
 
+@_cached
 def country_code(value: str | None) -> str:
     if not value:
         return ""
@@ -103,6 +108,7 @@ def country_code(value: str | None) -> str:
     return _COUNTRY_ALIASES.get(cleaned, cleaned)
 
 
+@_cached
 def postal_code(value: str | None, country: str = "") -> str:
     """Upper-case and single-spaced; Canadian and British codes get their one inner space."""
     if not value:
@@ -114,6 +120,7 @@ def postal_code(value: str | None, country: str = "") -> str:
     return cleaned
 
 
+@_cached
 def city_name(value: str | None) -> str:
     """'NEW YORK' and ' new  york' -> 'New York'; mixed-case names are kept as given."""
     if not value:
@@ -124,6 +131,7 @@ def city_name(value: str | None) -> str:
     return cleaned
 
 
+@_cached
 def place(city: str | None, postal: str | None, country: str | None) -> tuple[str, str, str]:
     """(city, postal code, country), each normalized; the country decides the postal format."""
     country = country_code(country)

@@ -137,18 +137,24 @@ def _shipment(shipment: dict[str, Any], index: int, result: ParseResult) -> None
     # a status at or before the newest event only repeats an event (module docstring)
     newest = max((scan.occurred_at_ms for scan in event_scans), default=None)
     for position, status in enumerate(statuses):
-        scan = _entry(barcode, status, "StatusCode", f"{barcode} Status[{position}]", result)
-        if scan is not None and (newest is None or scan.occurred_at_ms > newest):
+        label = f"{barcode} Status[{position}]"
+        scan = _entry(barcode, status, "StatusCode", label, result, after=newest)
+        if scan is not None:
             result.scans.append(scan)
 
 
 def _entry(
-    barcode: str, entry: Any, code_key: str, label: str, result: ParseResult
+    barcode: str,
+    entry: Any,
+    code_key: str,
+    label: str,
+    result: ParseResult,
+    after: int | None = None,
 ) -> CarrierScan | None:
     if not isinstance(entry, dict):
         result.problems.append(f"{label} is not an object")
         return None
-    return _scan(barcode, entry, code_key, label, result)
+    return _scan(barcode, entry, code_key, label, result, after)
 
 
 def _time(text: str, zone: tzinfo = _AMSTERDAM) -> tuple[int, bool]:
@@ -186,8 +192,15 @@ def _expectation(barcode: str, shipment: dict[str, Any], result: ParseResult) ->
 
 
 def _scan(
-    barcode: str, entry: dict[str, Any], code_key: str, label: str, result: ParseResult
+    barcode: str,
+    entry: dict[str, Any],
+    code_key: str,
+    label: str,
+    result: ParseResult,
+    after: int | None = None,
 ) -> CarrierScan | None:
+    """The entry as a scan; None (and a problem) when it cannot be one, and None when it is
+    not newer than `after` (a status that repeats an event: it is not built at all)."""
     code = _text(entry.get(code_key)) or _text(entry.get("Code"))
     if code.isdigit():
         code = code.lstrip("0") or "0"
@@ -199,6 +212,8 @@ def _scan(
         occurred_at_ms, zone_assumed = _time(stamp)
     except (ParseError, ValueError, OverflowError) as exc:
         result.problems.append(f"{label} ({code}) skipped: {exc}")
+        return None
+    if after is not None and occurred_at_ms <= after:
         return None
     description = _text(entry.get("Description")) or _text(entry.get("StatusDescription"))
     return CarrierScan(

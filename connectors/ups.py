@@ -160,18 +160,24 @@ def _local(day: str, clock: str, offset: str | None, zone: tzinfo) -> tuple[int,
                        time_format="%H%M%S")  # fmt: skip
 
 
+def _where(address: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(country, state, postal code, city) as the address writes them, read once per address:
+    a scan needs them for its zone and again for its place."""
+    return (text_field(address, "countryCode") or text_field(address, "country"),
+            text_field(address, "stateProvince"), text_field(address, "postalCode"),
+            text_field(address, "city"))  # fmt: skip
+
+
 def _zone(address: dict[str, Any]) -> tzinfo:
-    return zone_at(text_field(address, "countryCode") or text_field(address, "country"),
-                   text_field(address, "stateProvince"), text_field(address, "postalCode"),
-                   text_field(address, "city"))  # fmt: skip
+    return zone_at(*_where(address))
 
 
-def _when(activity: dict[str, Any], address: dict[str, Any]) -> tuple[int, bool]:
+def _when(activity: dict[str, Any], where: tuple[str, str, str, str]) -> tuple[int, bool]:
     gmt_date, gmt_time = text_field(activity, "gmtDate"), text_field(activity, "gmtTime")
     if gmt_date and gmt_time:
         return _local(gmt_date, gmt_time, "+00:00", zone_at(""))
     offset = text_field(activity, "gmtOffset") or None
-    zone = zone_at("") if offset else _zone(address)  # the zone only matters without an offset
+    zone = zone_at("") if offset else zone_at(*where)  # it only matters without an offset
     return _local(text_field(activity, "date"), text_field(activity, "time"), offset, zone)
 
 
@@ -226,18 +232,15 @@ def _scan(number: str, activity: Any, where: str, problems: list[str]) -> Carrie
     if not code:
         problems.append(f"{where} has no status code or type")
         return None
-    address = _dict(_dict(activity.get("location")).get("address"))
+    named = _where(_dict(_dict(activity.get("location")).get("address")))
     try:
-        occurred_at_ms, zone_assumed = _when(activity, address)
+        occurred_at_ms, zone_assumed = _when(activity, named)
     except (ParseError, ValueError, OverflowError) as exc:
         problems.append(f"{where} skipped: unreadable date/time: {exc}")
         return None
 
-    city, postal, country = place(
-        text_field(address, "city"),
-        text_field(address, "postalCode"),
-        text_field(address, "countryCode") or text_field(address, "country"),
-    )
+    named_country, region, named_postal, named_city = named
+    city, postal, country = place(named_city, named_postal, named_country)
     if not (city or postal or country):
         problems.append(f"{where} ({code}) has no location")
 
@@ -254,7 +257,7 @@ def _scan(number: str, activity: Any, where: str, problems: list[str]) -> Carrie
         occurred_at_ms=occurred_at_ms,
         zone_assumed=zone_assumed,
         city=city,
-        region=text_field(address, "stateProvince"),
+        region=region,
         postal_code=postal,
         country=country,
     )

@@ -184,14 +184,24 @@ def _eta(number: str, kind: EtaKind, names: tuple[str, ...], fields: dict[str, A
     return CarrierEta(number, CARRIER, at, 0, 0, kind, assumed)
 
 
-def _etas(number: str, item: dict[str, Any], result: ParseResult) -> None:
-    grouped = item.get("deliveryDateExpectation")
-    fields = {**item, **grouped} if isinstance(grouped, dict) else item
+def _destination_zone(item: dict[str, Any]) -> tzinfo:
     _, zone = _zone(text_field(item, "destinationCountryCode") or
                     text_field(item, "destinationCountry"), text_field(item, "destinationState"),
                     text_field(item, "destinationZIP") or text_field(item, "destinationZIPCode"),
                     text_field(item, "destinationCity"))  # fmt: skip
+    return zone
+
+
+def _etas(number: str, item: dict[str, Any], result: ParseResult) -> None:
+    grouped = item.get("deliveryDateExpectation")
+    fields = {**item, **grouped} if isinstance(grouped, dict) else item
+    zone: tzinfo | None = None
     for kind, *names in _ETA_FIELDS:
+        day_field, stamp_field = names[0], names[4]
+        if not _DAY.match(text_field(fields, day_field) or text_field(fields, stamp_field)):
+            continue  # as in _eta: no instant; most responses have no expectation at all
+        if zone is None:
+            zone = _destination_zone(item)
         try:
             eta = _eta(number, kind, tuple(names), fields, zone)
         except (ParseError, ValueError, OverflowError) as exc:

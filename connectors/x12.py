@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from connectors.base import ParseError
@@ -39,7 +40,7 @@ _REGIONS = {"ET": "America/New_York", "CT": "America/Chicago", "MT": "America/De
 _NUMERIC = {f"{n:02d}": n if n <= 12 else n - 25 for n in range(1, 25)}
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)  # frozen: `ms1`/`n4` hand out one cached Place per place
 class Place:
     city: str = ""
     region: str = ""
@@ -89,6 +90,7 @@ def check_trailer(
         found.append(f"{name} control {element(elements, 2)!r} does not match {control!r}")
 
 
+@lru_cache(maxsize=256)  # one call per AT7, with a few dozen codes in all
 def time_code_zone(code: str) -> tzinfo | None:
     """The zone an (upper-case) element 623 time code names exactly; None for LT and others."""
     if code in _FIXED:
@@ -111,15 +113,20 @@ def _country(named: str, region: str) -> str:
 def ms1(elements: list[str]) -> Place:
     """MS1: city, state/province, country (optional: inferred from a US state or CA province);
     MS1-08 postal code from 5010 on."""
-    region = element(elements, 2).upper()
-    country = _country(element(elements, 3), region)
-    return Place(city_name(element(elements, 1)), region,
-                 postal_code(element(elements, 8), country), country)  # fmt: skip
+    return _place(element(elements, 1), element(elements, 2), element(elements, 8),
+                  element(elements, 3))  # fmt: skip
 
 
 def n4(elements: list[str]) -> Place:
     """N4: city, state/province, postal code, country."""
-    region = element(elements, 2).upper()
-    country = _country(element(elements, 4), region)
-    return Place(city_name(element(elements, 1)), region,
-                 postal_code(element(elements, 3), country), country)  # fmt: skip
+    return _place(element(elements, 1), element(elements, 2), element(elements, 3),
+                  element(elements, 4))  # fmt: skip
+
+
+# Cached: a pure function of the elements' text, and a carrier's statuses name the same few
+# terminals over and over; bounded, as the text comes from the payload.
+@lru_cache(maxsize=4096)
+def _place(city: str, region: str, postal: str, country: str) -> Place:
+    region = region.upper()
+    country = _country(country, region)
+    return Place(city_name(city), region, postal_code(postal, country), country)

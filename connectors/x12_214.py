@@ -81,6 +81,7 @@ _LOOP_REFERENCES = ("2I", "08", "CN", "PO", "OQ", "CO", "CG", "DO", "BM")
 _ORIGIN, _DESTINATION = ("SH", "SF"), ("CN", "ST")
 _DATE = re.compile(r"\d{8}")
 _TIME = re.compile(r"\d{4}(?:\d{2}(?:\d{1,2})?)?")
+_NOWHERE = Place()  # the place of a status without an MS1: every field empty, as CarrierScan's
 
 
 @dataclass(slots=True)
@@ -119,19 +120,22 @@ class _Transaction:
     loops: list[_Loop] = field(default_factory=list)
 
 
-def _zone(status: _Status, local: tzinfo, problems: list[str]) -> tuple[tzinfo, bool]:
-    """(zone, assumed) for one AT7: its time code, else `local` (the module's zone rule)."""
+def _zone(
+    status: _Status, places: tuple[Place | None, ...], problems: list[str]
+) -> tuple[tzinfo, bool]:
+    """(zone, assumed) for one AT7: its time code, else the zone of the first of `places`
+    that decides one (the module's zone rule), looked up only when the code decides none."""
     code = status.time_code.upper()
     exact = time_code_zone(code)
     if exact is not None:
         return exact, False
     if code and code != "LT":
         problems.append(f"unknown AT7 time code {code!r}; read as local time")
-    return local, True
+    return _first_zone(*places), True
 
 
 def _when(
-    tracking: str, status: _Status, local: tzinfo, problems: list[str]
+    tracking: str, status: _Status, places: tuple[Place | None, ...], problems: list[str]
 ) -> tuple[int, bool] | None:
     """(epoch ms, zone_assumed) of one AT7, None (and a problem) when its date is unreadable."""
     if not _DATE.fullmatch(status.date):
@@ -140,7 +144,7 @@ def _when(
     clock = status.time[:6] if _TIME.fullmatch(status.time) else ""
     if status.time and not clock:
         problems.append(f"{tracking}: AT7 {status.code} time {status.time!r} unreadable; noon")
-    zone, assumed = _zone(status, local, problems)
+    zone, assumed = _zone(status, places, problems)
     try:
         clock_format = "%H%M%S" if len(clock) == 6 else "%H%M"
         occurred_at_ms, _ = parse_local(status.date, clock, None, zone, "%Y%m%d", clock_format)
@@ -183,10 +187,10 @@ def _finish(tx: _Transaction, ctx: ParseContext, result: ParseResult) -> None:
                                        "parcel; skipped")  # fmt: skip
                 continue
             if status.kind is None:
-                local = _first_zone(status.place, loop.place, last_seen, origin, destination)
+                places = (status.place, loop.place, last_seen, origin, destination)
             else:
-                local = _first_zone(status.place, loop.place, destination, last_seen, origin)
-            when = _when(tracking, status, local, result.problems)
+                places = (status.place, loop.place, destination, last_seen, origin)
+            when = _when(tracking, status, places, result.problems)
             if status.place is not None and status.place.zone() is not None:
                 last_seen = status.place
             if when is None:
@@ -197,24 +201,19 @@ def _finish(tx: _Transaction, ctx: ParseContext, result: ParseResult) -> None:
             elif status.kind is not None:
                 result.etas.append(CarrierEta(tracking, carrier, at, 0, 0, status.kind, assumed))
             else:
+                where = status.place if status.place is not None else _NOWHERE
                 result.scans.append(CarrierScan(
                     event_id=scan_event_id(carrier, tracking, status.code, at),
                     carrier=carrier, tracking_number=tracking, code=status.code,
                     description=status.description, occurred_at_ms=at, zone_assumed=assumed,
-                    **_place_fields(status.place),
+                    city=where.city, region=where.region, postal_code=where.postal,
+                    country=where.country,
                 ))  # fmt: skip
     for tracking, bounds in promised.items():
         (start, start_assumed), (end, end_assumed) = (
             bounds.get("start", (0, False)), bounds.get("end", (0, False)))  # fmt: skip
         result.etas.append(CarrierEta.window(tracking, carrier, start, end, "promised",
                                              start_assumed or end_assumed))  # fmt: skip
-
-
-def _place_fields(place: Place | None) -> dict[str, str]:
-    if place is None:
-        return {}
-    return {"city": place.city, "region": place.region, "postal_code": place.postal,
-            "country": place.country}  # fmt: skip
 
 
 def _status(elements: list[str]) -> _Status | None:

@@ -32,6 +32,7 @@ class Canonical:
 
 
 UNKNOWN = Canonical(Status.UNKNOWN, Reason.NONE)
+_MAX_LABELS = 4096  # remembered codes per mapping (Normalizer.labels)
 
 
 def mapping_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -61,6 +62,7 @@ class Normalizer:
     def __init__(self, mappings_dir: Path = MAPPINGS_DIR) -> None:
         self._dir = mappings_dir
         self._tables: dict[str, dict[str, Canonical]] = {}
+        self._labels: dict[str, dict[str, tuple[str, str]]] = {}
         self.unknown_codes: Counter[tuple[str, str]] = Counter()
 
     def table(self, mapping: str) -> dict[str, Canonical]:
@@ -81,6 +83,25 @@ class Normalizer:
             return UNKNOWN
         return found
 
+    def labels(self, mapping: str) -> dict[str, tuple[str, str]]:
+        """code -> (status, reason) as the event carries them, for the codes `canonical` has
+        found so far: the per-scan lookup without the enum values' descriptor calls. A code
+        that is not here goes through `canonical`, which counts it when it is unknown."""
+        labels = self._labels.get(mapping)
+        if labels is None:
+            labels = self._labels[mapping] = {}
+        return labels
+
+    def label(self, mapping: str, code: str) -> tuple[str, str]:
+        """(status, reason) of `canonical`, remembered in `labels` when the code is known."""
+        mapped = self.canonical(mapping, code)
+        found = (mapped.status.value, mapped.reason.value)
+        labels = self.labels(mapping)
+        # bounded: codes come from payloads, and "STATUS-REASON" codes are open-ended
+        if mapped is not UNKNOWN and len(labels) < _MAX_LABELS:
+            labels[code] = found
+        return found
+
 
 @dataclass(slots=True)
 class NormalizedPayload:
@@ -99,24 +120,25 @@ def normalize_payload(raw: dict[str, Any], normalizer: Normalizer) -> Normalized
     caller dead-letters it. Bad items inside a readable payload come back as `rejects`.
     """
     payload_format = raw["payload_format"]
-    ctx = connectors.ParseContext(raw["carrier"], raw["received_at"], raw["source"])
-    result = connectors.parse(payload_format, raw["payload"], ctx)
-    mapping = connectors.mapping_for(payload_format)
-    canonical = normalizer.canonical
-    raw_event_id = raw["event_id"]
     received_at_ms = raw["received_at"]
     source = raw["source"]
+    ctx = connectors.ParseContext(raw["carrier"], received_at_ms, source)
+    result = connectors.parse(payload_format, raw["payload"], ctx)
+    mapping = connectors.mapping_for(payload_format)
+    known = normalizer.labels(mapping).get
+    raw_event_id = raw["event_id"]
     events = []
     for scan in result.scans:
-        mapped = canonical(mapping, scan.code)
+        code = scan.code
+        status, reason = known(code) or normalizer.label(mapping, code)
         events.append(
             TrackingEvent(
                 scan.event_id,
                 scan.tracking_number,
                 scan.carrier,
-                mapped.status.value,
-                mapped.reason.value,
-                scan.code,
+                status,
+                reason,
+                code,
                 scan.description,
                 scan.occurred_at_ms,
                 received_at_ms,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectors
-from connectors.base import clean_text, load_json
+from connectors.base import _clean, clean_text, load_json
 
 
 @given(st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF)))
@@ -50,3 +50,57 @@ def test_a_generic_webhook_with_a_lone_surrogate_yields_encodable_scans() -> Non
     for value in (scan.tracking_number, scan.description, scan.city):
         value.encode("utf-8")
     assert scan.description == "x\ufffd"
+
+
+def _walked_whenever_escaped(payload: bytes) -> object:
+    """load_json as it was before the escape pre-check: every payload with a \\u is walked."""
+    document = json.loads(payload)
+    return _clean(document) if b"\\u" in payload else document
+
+
+_ANY_TEXT = st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF))
+_DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_ANY_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_DOCUMENTS, st.booleans(), st.sampled_from(["utf-8", "utf-16", "utf-32"]))
+def test_walking_only_payloads_that_may_hold_unsafe_text_reads_the_same(
+    document: object, ascii_only: bool, encoding: str
+) -> None:
+    """Escaped or raw, in any of json's encodings: the pre-check never skips a document the
+    walk would have changed (a raw DEL or surrogate next to a harmless escape included)."""
+    payload = json.dumps(document, ensure_ascii=ascii_only).encode(encoding, "surrogatepass")
+    assert load_json(payload) == _walked_whenever_escaped(payload)
+
+
+# Pieces of a JSON string, each valid there: harmless and unsafe escapes, an escaped backslash
+# before text that looks like an escape, raw DEL and surrogate bytes, and a raw Hangul syllable
+# whose UTF-8 starts like a surrogate's.
+_PIECES = [
+    b"\\u00e9",
+    b"\\u007f",
+    b"\\u0001",
+    b"\\uDC00",
+    b"\\ud83d\\ude00",
+    b"\\b",
+    b"\\f",
+    b"\\n",
+    b"\\\\u0001",
+    b"\\\\",
+    b'\\"',
+    b"\x7f",
+    b"\xed\xa0\x80",
+    b"\xed\x9f\xbf",
+    b"a",
+]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=8))
+def test_pre_check_on_strings_of_escapes_and_raw_bytes(pieces: list[bytes]) -> None:
+    payload = b'{"k": "' + b"".join(pieces) + b'"}'
+    assert load_json(payload) == _walked_whenever_escaped(payload)
