@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
 
 from tracking import state_codec
 from tracking.state import ParcelState
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 _OFFSET_KEY = b"~offset"
 _U64 = struct.Struct(">Q")
 
+
+_NO_WAL = WriteOptions()
+_NO_WAL.disable_wal = True  # type: ignore[method-assign,assignment]  # a property; the stubs say method
 
 # One block cache for every store of the process: memory stays bounded however many
 # partitions a worker holds (with at most two 16 MB memtables a store).
@@ -134,6 +137,7 @@ class LocalStore:
         values: Iterable[tuple[bytes, bytes | None]],
         reached: Iterable[bytes] = (),
         next_offset: int | None = None,
+        bulk: bool = False,
     ) -> None:
         """One atomic batch: parcel bytes (None deletes) with their deadlines' index entries,
         index keys to drop, and the changelog offset all of it is consistent with."""
@@ -151,12 +155,23 @@ class LocalStore:
             batch.delete(index_key)
         if next_offset is not None:
             batch.put(_OFFSET_KEY, _U64.pack(next_offset))
-        self._db.write(batch)
+        if bulk:
+            self._db.write(batch, _NO_WAL)
+        else:
+            self._db.write(batch)
 
     def restore(self, chunk: list[tuple[bytes, bytes | None, int]]) -> None:
         """Copy changelog messages into the store as they are: no state is decoded, the
         deadline index is rebuilt from each value's fixed header."""
-        self.write([(key, value) for key, value, _ in chunk], next_offset=chunk[-1][2] + 1)
+        self.write(
+            [(key, value) for key, value, _ in chunk], next_offset=chunk[-1][2] + 1, bulk=True
+        )
+
+    def restored(self) -> None:
+        """A restore's writes skip the write-ahead log (each batch holds its offset, so a crash
+        mid-restore leaves an older, consistent prefix); flushing them to files at its end
+        keeps the WAL-logged writes that follow from outliving the restore they build on."""
+        self._db.flush()
 
     def close(self) -> None:
         self._db.flush()
@@ -262,4 +277,6 @@ def restore_partition(
             log.info("restoring %s: %d messages so far (%.0f/s), at offset %d", name, copied,
                      copied / (now - started), chunk[-1][2])  # fmt: skip
             last_log = now
+    if copied:
+        store.restored()
     return copied
