@@ -96,7 +96,7 @@ class Lane:
 
         Destination is kept longer than origin because last-mile distance dominates transit
         time: on the Olist replay the destination state explains far more than the origin.
-        Memoized: every observation and prediction walks this chain.
+        Memoized: the model walks it for every (milestone, lane) it has not cached yet.
         """
         return _fallbacks(self)
 
@@ -191,10 +191,36 @@ class EtaConfig:
         return 1.0 if half_life <= 0 else 0.5 ** (1.0 / half_life)
 
 
+_Answer = tuple[str, int, list[float]]  # level name, samples, quantiles in seconds (no pace)
+_Sketches = tuple[QuantileSketch, ...]
+_MEDIAN = (0.5,)
+
+
+class _Chain:
+    """The sketches of all of one (milestone, lane)'s fallback levels, most specific first,
+    their level names, and the last answer read from them.
+
+    An answer reads the levels up to the parent it blends with (those before it take part by
+    being too small to answer); the levels after it cannot change it. A sketch changes only by
+    `add`, which bumps its `count`, so the counts of the levels read stamp the answer: it stands
+    until one of them moves. Other lanes' deliveries into the shared parents move them too.
+    """
+
+    # Names and counts in tuples of their own: those hold only strings and ints, which the
+    # garbage collector stops visiting, where (name, sketch) pairs would be visited forever.
+    __slots__ = ("answer", "names", "sketches", "stamp")
+
+    def __init__(self, names: tuple[str, ...], sketches: _Sketches) -> None:
+        self.names = names
+        self.sketches = sketches
+        self.answer: _Answer | None = None
+        self.stamp: tuple[int, ...] | None = None  # None: no answer yet
+
+
 class EtaModel:
     """Online ETA per (milestone, lane level); see the module docstring for the design."""
 
-    __slots__ = ("_paces", "_sketches", "config")
+    __slots__ = ("_chains", "_paces", "_sketches", "config")
 
     def __init__(self, config: EtaConfig | None = None, **overrides: Any) -> None:
         """`EtaModel(min_samples=5)` is short for `EtaModel(EtaConfig(min_samples=5))`."""
@@ -202,15 +228,22 @@ class EtaModel:
         self.config = replace(base, **overrides) if overrides else base
         self._sketches: dict[_Key, QuantileSketch] = {}
         self._paces: dict[_PaceKey, QuantileSketch] = {}
+        # Keyed like the lane's own sketch, which each chain holds: never more chains than
+        # sketches. Derived state, not persisted.
+        self._chains: dict[_Key, _Chain] = {}
 
     def observe(self, lane: Lane, milestone: str, remaining_seconds: float) -> None:
         """Learn that a parcel of `lane` at `milestone` was delivered `remaining_seconds` later."""
         cfg = self.config
+        key = _key(milestone, lane)
+        # Creating the missing sketches first changes no answer: an empty one cannot answer.
+        chain = self._chains.get(key) or self._grow(key, lane, milestone)
         # Pace is measured against what the lane expected *before* this parcel, like a forecast
-        # error, so a lane's own parcel cannot make its pace look perfect.
-        answer = self._answer(lane, milestone)
+        # error, so a lane's own parcel cannot make its pace look perfect. It needs the median
+        # only, which comes out the same whichever quantiles are asked with it.
+        answer = self._read(chain.names, chain.sketches, _MEDIAN)[0]
         if answer is not None:
-            median = answer[2][1]
+            median = answer[2][0]
             if median > 0:
                 pace_key = (milestone, lane.carrier)
                 pace = self._paces.get(pace_key)
@@ -219,37 +252,82 @@ class EtaModel:
                         EtaConfig.decay_for(cfg.pace_half_life)
                     )
                 pace.add(max(remaining_seconds, 0.0) / median * _PACE_UNIT)
-        decay = EtaConfig.decay_for(cfg.half_life)
-        for _, level in lane.fallbacks():
-            key = _key(milestone, level)
-            sketch = self._sketches.get(key)
-            if sketch is None:
-                sketch = self._sketches[key] = QuantileSketch(decay)
-            sketch.add(remaining_seconds)
+        index = QuantileSketch.bucket_of(remaining_seconds)
+        for sketch in chain.sketches:
+            sketch.add_to_bucket(index)
 
-    def _answer(self, lane: Lane, milestone: str) -> tuple[str, int, list[float]] | None:
+    def _grow(self, key: _Key, lane: Lane, milestone: str) -> _Chain:
+        """Create the level sketches `lane` lacks at `milestone`, and its chain."""
+        decay = EtaConfig.decay_for(self.config.half_life)
+        names, sketches = [], []
+        for name, level in lane.fallbacks():
+            level_key = _key(milestone, level)
+            sketch = self._sketches.get(level_key)
+            if sketch is None:
+                sketch = self._sketches[level_key] = QuantileSketch(decay)
+            names.append(name)
+            sketches.append(sketch)
+        chain = self._chains[key] = _Chain(tuple(names), tuple(sketches))
+        return chain
+
+    def _answer(self, lane: Lane, milestone: str) -> _Answer | None:
         """(level name, samples, [low, median, high] seconds) before the pace factor."""
         cfg = self.config
         qs = (cfg.low_quantile, 0.5, cfg.high_quantile)
-        found: tuple[str, QuantileSketch] | None = None
+        key = _key(milestone, lane)
+        chain = self._chains.get(key)
+        if chain is None:
+            names, sketches, complete = self._existing_levels(lane, milestone)
+            if not complete:
+                # A level was never observed (often the lane itself): nothing to cache on. Its
+                # first delivery makes the chain.
+                return self._read(names, sketches, qs)[0]
+            chain = self._chains[key] = _Chain(names, sketches)
+        stamp = chain.stamp
+        if stamp is not None and stamp == tuple([s.count for s in chain.sketches[: len(stamp)]]):
+            return chain.answer
+        answer, read = self._read(chain.names, chain.sketches, qs)
+        chain.answer = answer
+        chain.stamp = tuple([s.count for s in chain.sketches[:read]])
+        return answer
+
+    def _existing_levels(
+        self, lane: Lane, milestone: str
+    ) -> tuple[tuple[str, ...], _Sketches, bool]:
+        """The levels of `lane` that have a sketch, and whether that is all of them."""
+        names, sketches, complete = [], [], True
         for name, level in lane.fallbacks():
             sketch = self._sketches.get(_key(milestone, level))
-            if sketch is None or sketch.count < cfg.min_samples:
+            if sketch is None:
+                complete = False
+            else:
+                names.append(name)
+                sketches.append(sketch)
+        return tuple(names), tuple(sketches), complete
+
+    def _read(
+        self, names: tuple[str, ...], sketches: _Sketches, qs: tuple[float, ...]
+    ) -> tuple[_Answer | None, int]:
+        """The first level with `min_samples` answers, blended with the next one that has them;
+        also returns how many levels that read."""
+        cfg = self.config
+        own: QuantileSketch | None = None
+        for read, sketch in enumerate(sketches, 1):
+            if sketch.count < cfg.min_samples:
                 continue
-            if found is None:
-                found = (name, sketch)
+            if own is None:
+                own, name = sketch, names[read - 1]
                 if cfg.shrinkage <= 0:
-                    break
+                    return (name, own.count, own.quantiles(qs)), read
                 continue
             # Blending quantile functions (not CDFs) keeps them monotone: low <= mid <= high.
-            own = found[1]
             weight = own.effective_count / (own.effective_count + cfg.shrinkage)
             mine, parent = own.quantiles(qs), sketch.quantiles(qs)
             blended = [weight * a + (1.0 - weight) * b for a, b in zip(mine, parent, strict=True)]
-            return found[0], own.count, blended
-        if found is None:
-            return None
-        return found[0], found[1].count, found[1].quantiles(qs)
+            return (name, own.count, blended), read
+        if own is None:
+            return None, len(sketches)
+        return (name, own.count, own.quantiles(qs)), len(sketches)
 
     def pace(self, milestone: str, carrier: str) -> float:
         """Current carrier-wide speed factor (1.0 until enough deliveries were seen)."""

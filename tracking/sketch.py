@@ -8,7 +8,9 @@ and not a t-digest is in `tracking/eta.py`.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import Any
 
 
@@ -29,7 +31,17 @@ class QuantileSketch:
     # Lazy decay multiplies each new weight by 1/decay; renormalize before floats overflow.
     _RESCALE_AT = 1e100
 
-    __slots__ = ("_answers", "_decay", "_sorted", "buckets", "count", "scale", "total")
+    __slots__ = (
+        "_answers",
+        "_decay",
+        "_order",
+        "_prefix",
+        "_valid",
+        "buckets",
+        "count",
+        "scale",
+        "total",
+    )
 
     def __init__(self, decay: float = 1.0) -> None:
         if not 0.0 < decay <= 1.0:
@@ -39,9 +51,22 @@ class QuantileSketch:
         self.count = 0  # raw observations, for min_samples and reporting
         self.total = 0.0  # sum of stored weights (in units of `scale`)
         self.scale = 1.0  # weight the next observation gets
-        self._sorted: list[int] | None = None
+        # Bucket indices in order, and running sums of their weights in that order:
+        # `_prefix[k]` adds the first k weights left to right from 0.0, exactly as a walk over
+        # the buckets adds them, so bisecting it lands on the very floats such a walk would.
+        # An observation only marks the sums stale from its bucket on (`_valid` is the last
+        # good one; the list may be short past it); a question that needs a stale one redoes
+        # that tail at C speed. The ETA model asks a sketch between almost every two
+        # observations of it, so answers alone are rarely reused. The garbage collector skips
+        # a tuple of ints and a dict of ints to floats, where it would visit lists, for every
+        # sketch of a partition on every full collection; `_prefix` waits for a question,
+        # which most lane sketches never get.
+        self._order: tuple[int, ...] = ()
+        self._prefix: list[float] | None = None
+        self._valid = 0
         # Many parcels of one lane ask the same sketch between two deliveries: answer from here.
-        self._answers: dict[tuple[float, ...], list[float]] = {}
+        # None until asked and after every change.
+        self._answers: dict[tuple[float, ...], list[float]] | None = None
 
     @classmethod
     def bucket_of(cls, seconds: float) -> int:
@@ -58,23 +83,38 @@ class QuantileSketch:
         return low, low * cls.GROWTH
 
     def add(self, seconds: float) -> None:
-        self._answers.clear()
-        index = self.bucket_of(seconds)
-        if index not in self.buckets:
-            self._sorted = None
-        self.buckets[index] = self.buckets.get(index, 0.0) + self.scale
-        self.total += self.scale
-        self.count += 1
+        self.add_to_bucket(self.bucket_of(seconds))
+
+    def add_to_bucket(self, index: int) -> None:
+        """`add` of a value whose `bucket_of` is `index`: one logarithm for a value that goes
+        into many sketches (the ETA model adds each delivery to every fallback level)."""
+        buckets, scale, valid = self.buckets, self.scale, self._valid
+        weight = buckets.get(index)
+        if weight is None:
+            weight = 0.0
+            order = self._order
+            at = bisect_left(order, index)
+            self._order = (*order[:at], index, *order[at:])
+            if at < valid:
+                self._valid = at
+        elif valid:
+            at = bisect_left(self._order, index)
+            if at < valid:
+                self._valid = at
+        buckets[index] = weight + scale
+        self.total += scale
+        self.count += 1  # also the sketch's version: nothing but `add` changes a sketch
+        self._answers = None
         if self._decay < 1.0:
-            self.scale /= self._decay
+            self.scale = scale / self._decay
             if self.scale > self._RESCALE_AT:
                 self._rescale()
 
     def _rescale(self) -> None:
-        self._answers.clear()
         factor = 1.0 / self.scale
         self.buckets = {i: w * factor for i, w in self.buckets.items() if w * factor > 1e-12}
-        self._sorted = None
+        self._order = tuple(sorted(self.buckets))
+        self._prefix, self._valid, self._answers = None, 0, None
         self.total = sum(self.buckets.values())
         self.scale = 1.0
 
@@ -86,38 +126,42 @@ class QuantileSketch:
     def quantiles(self, qs: Iterable[float]) -> list[float]:
         """Quantiles in seconds, interpolated linearly inside the bucket that holds them."""
         key = tuple(qs)
-        cached = self._answers.get(key)
+        answers = self._answers
+        if answers is None:
+            answers = self._answers = {}
+        cached = answers.get(key)
         if cached is None:
-            cached = self._answers[key] = self._quantiles(key)
+            cached = answers[key] = self._quantiles(key)
         return list(cached)
 
     def _quantiles(self, qs: tuple[float, ...]) -> list[float]:
-        wanted = sorted((q, n) for n, q in enumerate(qs))
-        out = [0.0] * len(wanted)
-        if not self.buckets:
+        order = self._order
+        if not order:
             raise ValueError("empty sketch")
-        order = self._sorted
-        if order is None:
-            order = self._sorted = sorted(self.buckets)
-        targets = iter(wanted)
-        q, slot = next(targets)
-        below = 0.0
-        try:
-            for index in order:
-                weight = self.buckets[index]
-                while below + weight >= q * self.total:
-                    low, high = self.bucket_bounds(index)
-                    frac = (q * self.total - below) / weight if weight > 0 else 0.0
-                    out[slot] = low + (high - low) * min(max(frac, 0.0), 1.0)
-                    q, slot = next(targets)
-                below += weight
-            # Rounding left some quantile past the end: it is the maximum.
-            high = self.bucket_bounds(order[-1])[1]
-            out[slot] = high
-            for _q, slot in targets:
-                out[slot] = high
-        except StopIteration:
-            pass
+        buckets, prefix, total, last = self.buckets, self._prefix, self.total, len(order)
+        if prefix is None:  # (`_valid` is still 0: only a question raises it)
+            prefix = self._prefix = [0.0]
+        out = []
+        for q in qs:
+            target = q * total
+            valid = self._valid
+            if valid < last and prefix[valid] < target:
+                weights = map(buckets.__getitem__, order[valid:])
+                prefix[valid:] = accumulate(weights, initial=prefix[valid])
+                valid = self._valid = last
+            # The first bucket whose running sum reaches the target. Weights are positive, so
+            # the sums never decrease and the bisection finds the bucket a walk from the left
+            # would; when the good sums already reach the target it lies among them.
+            end = bisect_left(prefix, target, 1, valid + 1)
+            if end > last:
+                # Rounding left the quantile past the end: it is the maximum.
+                out.append(self.bucket_bounds(order[-1])[1])
+                continue
+            index, below = order[end - 1], prefix[end - 1]
+            weight = buckets[index]
+            low, high = self.bucket_bounds(index)
+            frac = (target - below) / weight if weight > 0 else 0.0
+            out.append(low + (high - low) * min(max(frac, 0.0), 1.0))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +181,7 @@ class QuantileSketch:
         sketch.scale = float(data["scale"])
         sketch.total = float(data["total"])
         sketch.buckets = {int(i): float(w) for i, w in data["buckets"]}
+        sketch._order = tuple(sorted(sketch.buckets))
         return sketch
 
     def __len__(self) -> int:
