@@ -3,6 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracking import state_codec
 from tracking.events import TrackingEvent
 from tracking.history import NEAR_DUPLICATE_WINDOW_MS
 from tracking.state import ParcelState
@@ -119,10 +120,17 @@ def test_changelog_record_round_trip() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.permutations(LIFECYCLE), st.lists(st.integers(0, 6), max_size=6), st.integers(1, 4))
+@given(
+    st.permutations(LIFECYCLE),
+    st.lists(st.integers(0, 6), max_size=6),
+    st.integers(1, 4),
+    st.booleans(),
+)
 def test_any_order_any_duplicates_any_batching_same_state(
-    order: list[TrackingEvent], repeats: list[int], batches: int
+    order: list[TrackingEvent], repeats: list[int], batches: int, through_store: bool
 ) -> None:
+    """`through_store`: the state is encoded and decoded between every two batches, as a
+    parcel that leaves the hot set and is read back from the local store would be."""
     reference = ParcelState(TN)
     reference.apply_events(LIFECYCLE, now_ms=0)
 
@@ -132,6 +140,8 @@ def test_any_order_any_duplicates_any_batching_same_state(
     accepted = 0
     for start in range(0, len(stream), size):
         accepted += len(state.apply_events(stream[start : start + size], now_ms=0))
+        if through_store:
+            state = state_codec.decode(state_codec.encode(state, deadline_ms=start + 1))
     assert accepted == len(LIFECYCLE), "duplicates must be dropped"
     assert final_view(state) == final_view(reference)
 

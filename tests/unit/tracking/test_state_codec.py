@@ -1,12 +1,13 @@
-"""The compact parcel-state encoding (tracking/state_codec.py): exact round trips, the fold's
-order independence across encodings, pinned int codes, markers and the deadline header."""
+"""The compact parcel-state encoding (tracking/state_codec.py): exact round trips, pinned int
+codes, markers and the deadline header. The fold's order independence through the encoding is
+tests/unit/tracking/test_state.py's property test (`through_store`)."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.tracking.test_state import LIFECYCLE, TN, event, final_view
+from tests.unit.tracking.test_state import LIFECYCLE, TN, event
 from tracking import state_codec
 from tracking.state import ParcelState
 from tracking.taxonomy import Reason, Status
@@ -14,27 +15,6 @@ from tracking.taxonomy import Reason, Status
 TEXT = st.text(max_size=12)
 MS = st.integers(0, 2**53)
 MAYBE_MS = st.none() | MS
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.permutations(LIFECYCLE), st.lists(st.integers(0, 6), max_size=6), st.integers(1, 4))
-def test_the_fold_is_order_independent_through_the_store(
-    order: list, repeats: list[int], batches: int
-) -> None:
-    """The state is encoded and decoded between every two batches, as a parcel that leaves the
-    hot set and is read back from the store would be: still the same final state, and the
-    re-sent scans are still recognised as duplicates."""
-    reference = ParcelState(TN)
-    reference.apply_events(LIFECYCLE, now_ms=0)
-    stream = list(order) + [LIFECYCLE[i] for i in repeats]
-    state = ParcelState(TN)
-    size = max(1, len(stream) // batches)
-    accepted = 0
-    for start in range(0, len(stream), size):
-        accepted += len(state.apply_events(stream[start : start + size], now_ms=0))
-        state = state_codec.decode(state_codec.encode(state, deadline_ms=start + 1))
-    assert accepted == len(LIFECYCLE)
-    assert final_view(state) == final_view(reference)
 
 
 @settings(max_examples=200, deadline=None)
