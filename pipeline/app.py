@@ -42,7 +42,7 @@ health = Health(_SPAWN)
 
 
 class ParcelstreamApp(faust.App):
-    """Creates topics, then starts the runtime process and (unless the sink runs apart) the
+    """Creates topics, then starts the two runtime processes and (unless the sink runs apart) the
     ClickHouse sink process before the consumer subscribes."""
 
     runtime: ProcessPoolExecutor | None = None  # the keyed steps: track, orders, ticks
