@@ -89,10 +89,6 @@ class LocalStore:
         raw = self._db.get(_OFFSET_KEY)
         return 0 if raw is None else int(_U64.unpack(raw)[0])
 
-    def count(self) -> int:
-        """RocksDB's estimate of the keys held (three per parcel with a deadline)."""
-        return int(self._db.property_int_value("rocksdb.estimate-num-keys") or 0)
-
     def compacting(self) -> bool:
         """Whether RocksDB has background compactions running or pending (after a restore)."""
         db = self._db
