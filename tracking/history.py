@@ -17,10 +17,12 @@ Only the first-arriving report of a scan is accepted as a new event; the others 
 duplicates. Those counts alone can depend on arrival order, when a late report re-pairs
 earlier ones: feed A scans a and c minutes apart, feed B's echo b lies between them; if b and
 c arrive first they pair, and when a (closer to b) arrives, b re-pairs with it and c, counted
-as b's echo before, is left a scan of its own. The changelog record holds the merged entries
-but neither the raw reports nor their sources, so a restored state judges a replayed echo
-against entries of unknown source ("", unlike every feed): it merges again, but so would a
-new scan of that same feed within the window.
+as b's echo before, is left a scan of its own. The stored state (tracking/state_codec.py)
+holds the merged entries with the source of the report each shows, but not the raw reports
+behind a merged scan, so a restored state judges a replayed echo against the shown report
+alone: it merges again (their sources differ), as a new scan of that same feed within the
+window would. (The Avro ParcelState record, of changelogs before the compact encoding, has no
+sources either: its entries read as of unknown source, "", unlike every feed.)
 """
 
 from __future__ import annotations
@@ -51,10 +53,9 @@ class HistoryEntry:
     carrier_code: str
     city: str
     country: str
-    # Kept in memory only (the changelog record has neither): the feed of the report, and for a
-    # merged scan the raw reports it stands for, itself included, so that a later report can
-    # re-pair them. `==` compares what the record holds, so a report that changes nothing of
-    # it leaves the version alone.
+    # The feed of the report (stored), and for a merged scan the raw reports it stands for,
+    # itself included (in memory only), so that a later report can re-pair them. `==` leaves
+    # both out, so a report that changes nothing the parcel shows leaves the version alone.
     source: str = field(default="", compare=False)
     reports: tuple[HistoryEntry, ...] = field(default=(), compare=False)
 
