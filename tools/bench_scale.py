@@ -22,6 +22,7 @@ import random
 import resource
 import time
 
+from connectors import ConnectorError
 from pipeline import topics
 from pipeline.codec import AvroCodec
 from pipeline.ingestion.publisher import raw_envelope
@@ -30,7 +31,7 @@ from pipeline.runtime.common import InputMessage, Resources
 from pipeline.runtime.track import TrackStep
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import ensure_topics
-from tools.simulator import simulate
+from tools.simulator import Simulation, simulate
 from tools.workers import fresh_run
 from tracking import state_codec
 from tracking.events import TrackingEvent, to_columns
@@ -47,19 +48,25 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * resource.getpagesize()
 
 
-def sample_states(parcels: int, seed: int, now_ms: int) -> list[ParcelState]:
-    """Parcels as the stage leaves them: the simulator's feed through process_batch."""
-    simulation = simulate(parcels, seed)
+def scans_of(simulation: Simulation) -> list[TrackingEvent]:
+    """The simulator's feed normalized, as the parse step does it (its deliberately malformed
+    payloads, which the step dead-letters, left out)."""
     normalizer = Normalizer()
     events: list[TrackingEvent] = []
     for carrier, payload_format, body in simulation.payloads:
+        envelope = raw_envelope(carrier, payload_format, body, "bench")
         try:
-            events.extend(normalize_payload(raw_envelope(carrier, payload_format, body, "bench"),
-                                            normalizer).events)  # fmt: skip
-        except Exception:  # noqa: BLE001, S112 - the simulator's deliberate garbage
+            events.extend(normalize_payload(envelope, normalizer).events)
+        except ConnectorError:
             continue
+    return events
+
+
+def sample_states(parcels: int, seed: int, now_ms: int) -> list[ParcelState]:
+    """Parcels as the stage leaves them: the simulator's feed through process_batch."""
+    simulation = simulate(parcels, seed)
     part = PartitionState()
-    process_batch(part, events, list(simulation.shipments), now_ms)
+    process_batch(part, scans_of(simulation), list(simulation.shipments), now_ms)
     return [s for s in part.parcels.values() if s.history]  # type: ignore[attr-defined]
 
 
@@ -86,19 +93,11 @@ def preload(settings: Settings, parcels: int, now_ms: int) -> int:
 
 def scan_batches(settings: Settings, parcels: int, seed: int) -> tuple[list[InputMessage], int]:
     """Events-topic messages of a simulated feed, partitioned as the parse step would."""
-    simulation = simulate(parcels, seed)
-    normalizer = Normalizer()
     codec = AvroCodec()
     by_partition: dict[int, list[TrackingEvent]] = {}
-    for carrier, payload_format, body in simulation.payloads:
-        try:
-            parsed = normalize_payload(raw_envelope(carrier, payload_format, body, "bench"),
-                                       normalizer)  # fmt: skip
-        except Exception:  # noqa: BLE001, S112
-            continue
-        for event in parsed.events:
-            partition = topics.partition_for(event.tracking_number, settings.partitions)
-            by_partition.setdefault(partition, []).append(event)
+    for event in scans_of(simulate(parcels, seed)):
+        partition = topics.partition_for(event.tracking_number, settings.partitions)
+        by_partition.setdefault(partition, []).append(event)
     messages = []
     events_topic = topics.EVENTS.topic(settings)
     scans = 0

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connectors import ConnectorError
 from pipeline.codec import AvroCodec
 from pipeline.ingestion.publisher import raw_envelope
 from pipeline.sinks import tables
@@ -53,7 +54,7 @@ def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[st
         for envelope in envelopes:
             try:
                 events.extend(normalize_payload(envelope, normalizer).events)
-            except Exception:  # noqa: BLE001, S112 - the simulator's deliberate garbage
+            except ConnectorError:  # the simulator's deliberately malformed payloads
                 continue
         return events
 

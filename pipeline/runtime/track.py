@@ -103,7 +103,7 @@ class TrackStep(PartitionedStep):
         self._snapshot_at: dict[int, int] = {}
         self.clock = now_ms  # epoch ms; tests move it to reach retention and deadlines
         self._order_partitions: dict[str, int] = {}  # murmur2 in Python costs
-        # What the last recovery of each partition did, for the logs, metrics and tests.
+        # What the last recovery of each partition did (also logged), for bench-scale and tests.
         self.recoveries: dict[int, dict[str, Any]] = {}
 
     # -- partitions -----------------------------------------------------------------------
@@ -133,8 +133,11 @@ class TrackStep(PartitionedStep):
         todo = [p for p in partitions if p not in self._partitions]
         if not todo:
             return
-        with ThreadPoolExecutor(min(4, len(todo)), thread_name_prefix="restore") as pool:
-            stores = list(pool.map(self._catch_up, todo))
+        if len(todo) == 1:
+            stores = [self._catch_up(todo[0])]
+        else:
+            with ThreadPoolExecutor(min(4, len(todo)), thread_name_prefix="restore") as pool:
+                stores = list(pool.map(self._catch_up, todo))
         for partition, store in zip(todo, stores, strict=True):
             self._partitions[partition] = self._load_partition(partition, store)
 

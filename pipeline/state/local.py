@@ -195,7 +195,7 @@ class StoredParcels:
         self._hot: dict[str, ParcelState] = {}
         self._deadlines: dict[str, int | None] = {}
         self._reached: list[bytes] = []
-        self.reads = 0  # parcels read from disk (cache misses), for the metrics
+        self.reads = 0  # parcels read from disk (hot-set misses)
 
     # -- tracking.parcels.Parcels ------------------------------------------------------------
 
