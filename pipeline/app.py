@@ -22,9 +22,12 @@ from multiprocessing.process import BaseProcess
 from typing import Any, cast
 
 import faust
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline import metrics
+from pipeline.api.reader import LiveState
+from pipeline.api.server import LookupApi, link_secret
 from pipeline.health import Health, Stopping
 from pipeline.runtime import process as runtime
 from pipeline.runtime.common import InputMessage, StepStats
@@ -48,6 +51,7 @@ class ParcelstreamApp(faust.App):
     runtime: ProcessPoolExecutor | None = None  # the keyed steps: track, orders, ticks
     parser: ProcessPoolExecutor | None = None  # the parse step
     sink: BaseProcess | None = None
+    api: web.AppRunner | None = None  # the lookup API and tracking pages
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
@@ -72,6 +76,8 @@ class ParcelstreamApp(faust.App):
                 target=sink_child, args=(os.getpid(), health), name="parcelstream-sink"
             )
             self.sink.start()
+        if settings.api_enabled:
+            self.api = await _start_api(self)
 
     async def on_stop(self) -> None:
         """SIGTERM: end every wait for Kafka or ClickHouse, stop the sink, then let Faust stop
@@ -81,6 +87,8 @@ class ParcelstreamApp(faust.App):
         threading.Thread(target=_exit_after, args=(settings.shutdown_seconds,), daemon=True).start()
         if self.sink is not None:
             await asyncio.get_running_loop().run_in_executor(None, _join, self.sink, 10.0)
+        if self.api is not None:
+            await self.api.cleanup()
         await super().on_stop()
 
 
@@ -99,6 +107,8 @@ app = ParcelstreamApp(
     web_port=settings.web_port,
     web_host="127.0.0.1",
     datadir=str(settings.state_dir / "faust"),
+    # Members learn each other's URL from the assignment; the lookup API routes by it.
+    canonical_url=settings.api_base_url,
 )
 
 raw_topic = app.topic(RAW.topic(settings), value_serializer="raw", key_serializer="raw")
@@ -114,6 +124,36 @@ keyed_topics = app.topic(
 order_updates_topic = app.topic(
     ORDER_UPDATES.topic(settings), value_serializer="raw", key_serializer="raw"
 )
+
+
+async def _start_api(faust_app: ParcelstreamApp) -> web.AppRunner:
+    """Serve the lookup API beside Faust's web views, on its own port (public, where the
+    views are not). A partition another member owns is read from that member."""
+    own = settings.api_base_url
+
+    def members() -> dict[str, set[tuple[str, int]]]:
+        # PartitionAssignorT does not declare it; faust.assignor.PartitionAssignor has it.
+        distribution = faust_app.assignor.external_topic_distribution  # type: ignore[attr-defined]
+        return {
+            url.rstrip("/"): {(t, p) for t, partitions in tps.items() for p in partitions}
+            for url, tps in distribution.items()
+        }
+
+    def owner(topic: str, partition: int) -> str | None:
+        for url, tps in members().items():
+            if (topic, partition) in tps:
+                return None if url == own else url
+        return None
+
+    def others() -> list[str]:
+        return sorted(url for url in members() if url != own)
+
+    lookup = LookupApi(settings, LiveState(settings), link_secret(settings), owner, others)
+    runner = web.AppRunner(lookup.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+    log.info("lookup API on %s (tracking pages at %s/t/...)", own, settings.api_links_url)
+    return runner
 
 
 def _exit_after(seconds: float) -> None:

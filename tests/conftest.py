@@ -50,6 +50,11 @@ def kafka_bootstrap() -> str:
 @pytest.fixture
 def run_settings(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Settings]:
     """Settings with fresh topics, consumer group and chDB directory for one test."""
+    yield fresh_settings(kafka_bootstrap, tmp_path)
+
+
+def fresh_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    """Settings with fresh topics (created), consumer group, chDB directory and ports."""
     run = uuid.uuid4().hex[:10]
     settings = Settings(
         kafka_bootstrap=kafka_bootstrap,
@@ -59,10 +64,11 @@ def run_settings(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Settings]:
         chdb_path=tmp_path / "chdb",
         clickhouse_database=f"test_{run}",
         web_port=free_port(),
+        api_port=free_port(),
         batch_within=0.2,
     )
     ensure_topics(settings)
-    yield settings
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ from tracking.notify import (
 )
 from tracking.orders import order_update
 from tracking.records import Notification, OrderParcelUpdate, ParcelException
-from tracking.state import ParcelState
+from tracking.state import RESOLVED_LIMIT, ParcelState
 from tracking.taxonomy import TERMINAL
 from tracking.timers import DeadlineHeap
 
@@ -276,8 +276,12 @@ def _update_exceptions(
     if target.keys() == current.keys():
         return None
     opened = []
+    resolved = state.resolved_exceptions
     for kind in sorted(current.keys() - target.keys()):
-        out.exceptions.append(exception_record(state, kind, current.pop(kind), now_ms, now_ms))
+        opened_at = current.pop(kind)
+        out.exceptions.append(exception_record(state, kind, opened_at, now_ms, now_ms))
+        resolved.append((kind, opened_at, now_ms))
+    del resolved[:-RESOLVED_LIMIT]
     for kind in sorted(target.keys() - current.keys()):
         current[kind] = target[kind]
         record = exception_record(state, kind, target[kind], None, now_ms)

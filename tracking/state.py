@@ -29,6 +29,7 @@ from tracking.taxonomy import PROGRESS, Reason, Status
 # forgotten with it, so a re-sent scan that old would count as new (its ClickHouse row is
 # keyed by the event id, so it is still stored once).
 HISTORY_LIMIT = 200
+RESOLVED_LIMIT = 20
 
 _PROGRESS = {status.value: rank for status, rank in PROGRESS.items()}
 _UNKNOWN = Status.UNKNOWN.value
@@ -79,6 +80,11 @@ class ParcelState:
     is_return: bool = False
     origin_region: str = ""
     destination_region: str = ""
+    # The destination's country and postal code, from the registration: the zone a shopper
+    # reads the ETA in, and what a shopper proves an order lookup with (pipeline/api). Never
+    # shown; kept out of the ParcelState record (and so out of ClickHouse).
+    destination_country: str = ""
+    destination_postal: str = ""
     eta_ms: int | None = None
     eta_low_ms: int | None = None
     eta_high_ms: int | None = None
@@ -86,6 +92,9 @@ class ParcelState:
     predicted_late: bool = False
     notified_eta_ms: int | None = None
     open_exceptions: dict[str, int] = field(default_factory=dict)
+    # The last RESOLVED_LIMIT exceptions that closed: (kind, opened at, resolved at), oldest
+    # first; what a support agent reads as "this parcel had a problem, and it is over".
+    resolved_exceptions: list[tuple[str, int, int]] = field(default_factory=list)
     # Whose ETA eta_ms is: "ours" (tracking/eta.py), "carrier", "" before any (carrier_eta.py).
     eta_source: str = ""
     # The carrier's newest delivery estimate (tracking/carrier_eta.py): never part of the
@@ -187,6 +196,8 @@ class ParcelState:
         self.is_return = shipment["is_return"]
         self.origin_region = shipment["origin"]["region"]
         self.destination_region = shipment["destination"]["region"]
+        self.destination_country = shipment["destination"]["country"]
+        self.destination_postal = shipment["destination"]["postal_code"]
         changed = before != self._shipment_fields()
         if changed:
             self.version += 1
@@ -205,6 +216,8 @@ class ParcelState:
             self.is_return,
             self.origin_region,
             self.destination_region,
+            self.destination_country,
+            self.destination_postal,
         )
 
     def recompute(self) -> None:

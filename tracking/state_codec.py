@@ -47,6 +47,10 @@ _STATUS_CODE = {s: i for i, s in enumerate(_STATUSES)}
 _REASON_CODE = {r: i for i, r in enumerate(_REASONS)}
 _PROGRESS = {status.value: rank for status, rank in PROGRESS.items()}
 
+# Fields of the body as first written; later fields are appended after them, and a value
+# written before they existed decodes with their defaults.
+_FIELDS = 23
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
 
@@ -122,6 +126,8 @@ def encode(state: ParcelState, deadline_ms: int | None = None) -> bytes:
             state.city,
             state.country,
         ),
+        (state.destination_country, state.destination_postal),
+        state.resolved_exceptions,
     )
     return _HEADER.pack(FORMAT, deadline_ms or 0) + _encoder.encode(body)
 
@@ -137,9 +143,14 @@ def decode(data: bytes) -> ParcelState:
         raise ValueError(f"not a compact parcel state (first byte {kind!r})")
     try:
         body: Any = _decoder.decode(data[HEADER_SIZE:])
+        first = body[:_FIELDS]
         (tn, version, carrier, last_received, updated, milestones, rows, order_id, service,
          customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
-         open_exceptions, eta_source, carrier_eta, eta_first, evicted_at, _) = body  # fmt: skip
+         open_exceptions, eta_source, carrier_eta, eta_first, evicted_at, _) = first  # fmt: skip
+        # Appended fields, each with its default when absent (values written before it).
+        appended = body[_FIELDS:]
+        destination_country, destination_postal = appended[0] if appended else ("", "")
+        resolved = [tuple(r) for r in appended[1]] if len(appended) > 1 else []
     except (msgspec.DecodeError, ValueError, TypeError) as exc:
         raise ValueError(f"bad compact parcel state: {exc}") from None
     statuses, reasons, progress = _STATUSES, _REASONS, _PROGRESS
@@ -181,6 +192,9 @@ def decode(data: bytes) -> ParcelState:
         eta_source=eta_source,
         eta_first_ms=eta_first,
         evicted_at_ms=evicted_at,
+        destination_country=destination_country,
+        destination_postal=destination_postal,
+        resolved_exceptions=resolved,  # type: ignore[arg-type]
     )
     (state.eta_ms, state.eta_low_ms, state.eta_high_ms, state.eta_level,
      state.predicted_late) = eta  # fmt: skip
@@ -200,7 +214,7 @@ def record(data: bytes) -> dict[str, Any]:
          customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
          open_exceptions, eta_source, carrier_eta, eta_first, _, folded) = _decoder.decode(
             data[HEADER_SIZE:]
-        )  # fmt: skip
+        )[:_FIELDS]  # fmt: skip
         status, reason, status_at, _, last_event_at, city, country = folded
         ats, ids, statuses, reasons, codes, cities, countries, _ = (
             zip(*rows, strict=True) if rows else ((),) * 8
