@@ -10,13 +10,15 @@ address, name or postal code: only statuses, times, cities and countries.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_skeleton
+from babel import Locale
+from babel.dates import format_date, format_skeleton
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from connectors.times import zone_at
@@ -80,22 +82,35 @@ def _templates() -> Environment:
 
 @dataclass(slots=True)
 class Clock:
-    """Days and times in one language and zone."""
+    """Days and times in one language and zone, as seen at `now_ms`."""
 
     lang: str
     zone: tzinfo
+    now_ms: int
 
     def local(self, ms: int) -> datetime:
         return datetime.fromtimestamp(ms / 1000, UTC).astimezone(self.zone)
 
     def day(self, ms: int) -> str:
-        return format_skeleton("MMMMEEEEd", self.local(ms), locale=self.lang)
+        """The weekday alone within the coming week ("Thursday"), else with its date."""
+        moment = self.local(ms)
+        ahead = (moment.date() - self.local(self.now_ms).date()).days
+        if 0 <= ahead < 7:
+            return format_date(moment, "EEEE", locale=self.lang)
+        return format_date(moment, _day_pattern(self.lang), locale=self.lang)
 
     def time(self, ms: int) -> str:
         return format_skeleton("Hm", self.local(ms), locale=self.lang)
 
     def when(self, ms: int) -> str:
         return f"{self.day(ms)} {self.time(ms)}"
+
+
+@cache
+def _day_pattern(lang: str) -> str:
+    """CLDR's weekday-month-day pattern for the language, with the weekday spelled out."""
+    pattern = Locale.parse(lang).datetime_skeletons["MMMMEd"].pattern
+    return re.sub("E+", "EEEE", pattern)
 
 
 def _zone(state: ParcelState) -> tzinfo:
@@ -111,8 +126,10 @@ def eta_text(state: ParcelState, clock: Clock, text: dict[str, Any]) -> str:
             day=clock.day(state.status_at_ms), time=clock.time(state.status_at_ms)
         )
     if state.eta_ms is None:
-        return str(text["eta_unknown"])
+        return str(text["eta_pending" if "picked_up" in state.milestones else "eta_unknown"])
     low, high = state.eta_low_ms, state.eta_high_ms
+    if (high if high is not None else state.eta_ms) < clock.now_ms:
+        return str(text["eta_passed"]).format(day=clock.day(high or state.eta_ms))
     if low is None or high is None:
         return str(text["eta_day"]).format(day=clock.day(state.eta_ms))
     if clock.local(low).date() == clock.local(high).date():
@@ -144,9 +161,9 @@ def _brand_context(brand: Brand) -> dict[str, Any]:
     return {"brand": brand, "logo": logo, "on_colour": text_on(brand.colour)}
 
 
-def render_parcel(state: ParcelState, brand: Brand, lang: str) -> str:
+def render_parcel(state: ParcelState, brand: Brand, lang: str, now_ms: int) -> str:
     text = messages(lang)
-    clock = Clock(lang, _zone(state))
+    clock = Clock(lang, _zone(state), now_ms)
     exceptions = [
         {"kind": kind, "text": text["exception"].get(kind, text["exception"]["carrier_exception"])}
         for kind in sorted(state.open_exceptions, key=state.open_exceptions.__getitem__)

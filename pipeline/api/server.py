@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -263,7 +264,7 @@ class LookupApi:
         brand = self._brand(state.customer_ref)
         if state.evicted_at_ms is not None:
             return self._html(page.render_message(brand, lang, "retained"), 410)
-        return self._html(page.render_parcel(state, brand, lang))
+        return self._html(page.render_parcel(state, brand, lang, int(time.time() * 1000)))
 
     async def order_page(self, request: web.Request) -> web.Response:
         lang = page.language(request.headers.get("Accept-Language"))

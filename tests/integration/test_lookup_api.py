@@ -14,85 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from pipeline.api.auth import hash_key
-from pipeline.api.config import ApiKey
 from pipeline.api.views import openapi
-from pipeline.codec import AvroCodec
-from pipeline.ingestion.publisher import Publisher
-from pipeline.settings import REPO_ROOT, Settings
+from pipeline.settings import REPO_ROOT
 from pipeline.sinks.engines import NativeEngine
-from tools.drain import wait_drained
-from tools.simulator import Simulation, publish, simulate
-from tools.workers import WorkerProcess
+from tests.lookup_run import ALL_KEY, SCOPED_KEY, call, served_worker
 
 pytestmark = pytest.mark.integration
-
-ALL_KEY, SCOPED_KEY = "psk_test_all_customers", "psk_test_one_customer"
-
-
-class Answer:
-    def __init__(self, status: int, body: bytes, headers: Any) -> None:
-        self.status, self.body, self.headers = status, body, headers
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def call(url: str, key: str | None = None, form: dict[str, str] | None = None) -> Answer:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    data = None if form is None else urllib.parse.urlencode(form).encode()
-    request = urllib.request.Request(url, data=data, headers=headers)
-    try:
-        with _opener.open(request, timeout=10) as response:
-            return Answer(response.status, response.read(), response.headers)
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, error.read(), error.headers)
 
 
 @pytest.fixture(scope="module")
 def served(
     kafka_bootstrap: str, clickhouse_server: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, Simulation, NativeEngine, str]]:
-    """One worker over one feed, left running for the module's tests."""
-    from tests.conftest import fresh_settings
-
-    tmp = tmp_path_factory.mktemp("lookup")
-    base = fresh_settings(kafka_bootstrap, tmp)
-    simulation = simulate(60, seed=12)
-    scoped_ref = simulation.shipments[0]["customer_ref"]
-    url = (
-        f"clickhouse://{clickhouse_server.host}:{clickhouse_server.port}/{base.clickhouse_database}"
-    )
-    settings = base.model_copy(
-        update={
-            "clickhouse_url": SecretStr(url),
-            "api_keys": [
-                ApiKey(name="ops", sha256=hash_key(ALL_KEY), customer_refs="*"),
-                ApiKey(name="shop", sha256=hash_key(SCOPED_KEY), customer_refs=[scoped_ref]),
-            ],
-            "api_lookup_max_failures": 3,
-        }
-    )
-    worker = WorkerProcess(settings, tmp / "worker.log")
-    worker.start()
-    engine = NativeEngine(url)
-    try:
-        publish(simulation, Publisher(settings, AvroCodec()))
-        wait_drained(settings, timeout=180, alive=worker.alive)
-        yield settings, simulation, engine, settings.api_base_url
-    finally:
-        engine.close()
-        worker.stop()
+) -> Iterator[tuple[Any, ...]]:
+    with served_worker(kafka_bootstrap, clickhouse_server, tmp_path_factory.mktemp("api")) as run:
+        yield run
 
 
 def _seconds(value: str | None) -> int | None:
