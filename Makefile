@@ -51,7 +51,7 @@ test-unit: $(STAMP) ## unit and property tests only (no broker needed)
 
 test-integration: test-tools ## integration and browser tests on the real broker and engines
 	@$(KAFKA) up
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest tests/integration tests/browser $(PYTEST_ARGS)
 
 test-faults: setup ## fault suite: broker/ClickHouse outages, kill -9, poison, webhook fuzz (~8 min)
 	$(PY) -m pytest tests/faults --durations=0 $(PYTEST_ARGS)

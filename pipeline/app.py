@@ -130,23 +130,26 @@ async def _start_api(faust_app: ParcelstreamApp) -> web.AppRunner:
     """Serve the lookup API beside Faust's web views, on its own port (public, where the
     views are not). A partition another member owns is read from that member."""
     own = settings.api_base_url
+    seen: list[Any] = [None, {}]  # the distribution last read, and its owners by partition
 
-    def members() -> dict[str, set[tuple[str, int]]]:
+    def owners() -> dict[tuple[str, int], str]:
         # PartitionAssignorT does not declare it; faust.assignor.PartitionAssignor has it.
         distribution = faust_app.assignor.external_topic_distribution  # type: ignore[attr-defined]
-        return {
-            url.rstrip("/"): {(t, p) for t, partitions in tps.items() for p in partitions}
-            for url, tps in distribution.items()
-        }
+        if distribution is not seen[0]:  # a rebalance replaced it
+            seen[:] = [distribution, {
+                (topic, partition): url.rstrip("/")
+                for url, tps in distribution.items()
+                for topic, partitions in tps.items()
+                for partition in partitions
+            }]  # fmt: skip
+        return seen[1]  # type: ignore[no-any-return]
 
     def owner(topic: str, partition: int) -> str | None:
-        for url, tps in members().items():
-            if (topic, partition) in tps:
-                return None if url == own else url
-        return None
+        url = owners().get((topic, partition))
+        return None if url is None or url == own else url
 
     def others() -> list[str]:
-        return sorted(url for url in members() if url != own)
+        return sorted(set(owners().values()) - {own})
 
     lookup = LookupApi(settings, LiveState(settings), link_secret(settings), owner, others)
     runner = web.AppRunner(lookup.app(), access_log=None)

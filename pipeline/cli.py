@@ -104,6 +104,19 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return detect_main(args.numbers)
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from pipeline.api.reader import LiveState
+    from pipeline.api.server import LookupApi, link_secret
+
+    settings = get_settings()
+    lookup = LookupApi(settings, LiveState(settings), link_secret(settings))
+    print(f"lookup API over {settings.stores_dir} (read-only) on {settings.api_base_url}")
+    web.run_app(lookup.app(), host=settings.api_host, port=settings.api_port, print=None)
+    return 0
+
+
 def cmd_api_key(args: argparse.Namespace) -> int:
     from pipeline.api.auth import hash_key, new_key
 
@@ -174,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     # "*", not "+": detect_main owns the no-argument case (its usage line, exit code 2)
     found.add_argument("numbers", nargs="*", metavar="TRACKING", help="tracking numbers")
     found.set_defaults(func=cmd_detect)
+
+    sub.add_parser(
+        "api",
+        help="serve the lookup API from this machine's state stores alone (read-only; "
+        "workers serve it themselves)",
+    ).set_defaults(func=cmd_api)
 
     key = sub.add_parser("api-key", help="make a lookup API key and its configuration entry")
     key.add_argument("name", help="who the key is for")

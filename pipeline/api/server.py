@@ -40,7 +40,7 @@ from pipeline import topics
 from pipeline.api import page
 from pipeline.api.auth import FailureLimiter, Keys, LinkSigner, Scope
 from pipeline.api.reader import LiveState
-from pipeline.api.views import OrderList, Problem, openapi, order_view, parcel_view
+from pipeline.api.views import Problem, openapi, order_doc, parcel_doc
 from pipeline.settings import Settings
 from tracking import state_codec
 from tracking.orders import OrderState
@@ -65,8 +65,8 @@ def _problem(status: int, error: str, detail: str = "") -> web.Response:
     )
 
 
-def _json(model: Any) -> web.Response:
-    return web.Response(text=model.model_dump_json(), content_type="application/json")
+def _json(doc: dict[str, Any]) -> web.Response:
+    return web.Response(body=msgspec.json.encode(doc), content_type="application/json")
 
 
 def normalized_postal(text: str) -> str:
@@ -216,7 +216,7 @@ class LookupApi:
             return _problem(410, "retention_ended",
                             "the parcel left live state after the retention; ClickHouse keeps "
                             "its history")  # fmt: skip
-        return _json(parcel_view(state, self.tracking_link(tracking_number)))
+        return _json(parcel_doc(state, self.tracking_link(tracking_number)))
 
     async def get_order(self, request: web.Request) -> web.Response:
         scope = self._scope(request)
@@ -225,7 +225,7 @@ class LookupApi:
         order = await self.order(request.match_info["order_id"])
         if order is None or not scope.allows(order.customer_ref):
             return _problem(404, "not_found", "no such order")
-        return _json(order_view(order, self.order_link(order.order_id)))
+        return _json(order_doc(order, self.order_link(order.order_id)))
 
     async def search_orders(self, request: web.Request) -> web.Response:
         scope = self._scope(request)
@@ -237,8 +237,8 @@ class LookupApi:
         if not scope.allows(customer_ref):
             return _problem(404, "not_found", "no such customer reference")
         orders = await self.orders_of(customer_ref)
-        views = [order_view(order, self.order_link(order.order_id)) for order in orders]
-        return _json(OrderList(customer_ref=customer_ref, orders=views))
+        docs = [order_doc(order, self.order_link(order.order_id)) for order in orders]
+        return _json({"customer_ref": customer_ref, "orders": docs})
 
     async def get_openapi(self, request: web.Request) -> web.Response:
         return web.json_response(openapi())

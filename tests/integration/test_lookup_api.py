@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.api.views import openapi
+from pipeline.api.views import OrderView, ParcelView, openapi
 from pipeline.settings import REPO_ROOT
 from pipeline.sinks.engines import NativeEngine
 from tests.lookup_run import ALL_KEY, SCOPED_KEY, call, served_worker
@@ -62,6 +62,7 @@ def test_every_parcel_answer_matches_its_clickhouse_state(served: Any) -> None:
         answer = call(f"{base}/v1/parcels/{number}", ALL_KEY)
         assert answer.status == 200, (number, answer.body)
         view, row = answer.json(), stored[number]
+        ParcelView.model_validate(view)  # the published contract
         assert view["version"] == row["version"], number
         assert (view["carrier"], view["status"], view["reason"]) == (
             row["carrier"], row["status"], row["reason"]
@@ -86,6 +87,7 @@ def test_order_answers_list_all_their_parcels_returns_included(served: Any) -> N
     for order_id, numbers in by_order.items():
         answer = call(f"{base}/v1/orders/{order_id}", ALL_KEY)
         assert answer.status == 200, (order_id, answer.body)
+        OrderView.model_validate(answer.json())
         assert {p["tracking_number"] for p in answer.json()["parcels"]} == numbers
     returns = [s for s in simulation.shipments if s["is_return"]]
     for shipment in returns:
