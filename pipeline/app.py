@@ -97,7 +97,7 @@ app = ParcelstreamApp(
     broker_session_timeout=settings.session_timeout,
     broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
     web_port=settings.web_port,
-    web_host="127.0.0.1",
+    web_host=settings.web_host,
     datadir=str(settings.state_dir / "faust"),
 )
 
@@ -131,6 +131,7 @@ def _join(process: BaseProcess, timeout: float) -> None:
 
 
 metrics.watch_health(health)
+metrics.watch_lag(metrics.faust_lag(app))
 
 
 def _inputs(events: Any) -> list[InputMessage]:
@@ -199,6 +200,7 @@ async def check_deadlines() -> None:
     """Silence is news: parcels whose stuck/late/expiry deadline passed with no scan."""
     if app.runtime is not None:
         await _in_runtime(runtime.tick)
+        metrics.observe_state(await _in_runtime(runtime.state_sizes))
 
 
 @app.on_partitions_revoked.connect

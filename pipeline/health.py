@@ -38,6 +38,15 @@ class Health:
             context = multiprocessing.get_context("spawn")
         self._since = {name: context.Value("d", 0.0) for name in DEPENDENCIES}
         self._stop = context.Event()
+        self._restoring = context.Value("d", 0.0)  # changelog messages left to restore
+
+    def restoring(self, delta: float) -> None:
+        """A state restore has `delta` more (or, negative, fewer) changelog messages to go."""
+        with self._restoring.get_lock():
+            self._restoring.value = max(0.0, self._restoring.value + delta)
+
+    def restore_remaining(self) -> float:
+        return float(self._restoring.value)
 
     # -- read by /health and the metrics ---------------------------------------------------
 

@@ -1,0 +1,56 @@
+"""The metrics' own logic: bulk histogram binning and the per-batch counts a step hands over."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+
+from pipeline import metrics
+from pipeline.runtime.common import StepStats
+
+
+def sample(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+def test_bulk_histogram_bins_like_le_and_sums() -> None:
+    histogram = metrics.BulkHistogram("test_bulk_seconds", "test", "to", (0.1, 0.5, 1.0))
+    histogram.observe_many("x", [0.1, 0.2, 0.5, 0.5000001, 3.0])  # 0.1 and 0.5 are on a bound
+    histogram.observe_many("x", [])
+    histogram.observe_many("y", [0.05])
+    assert [
+        sample("test_bulk_seconds_bucket", to="x", le=le) for le in ("0.1", "0.5", "1.0", "+Inf")
+    ] == [1, 3, 4, 5]
+    assert sample("test_bulk_seconds_count", to="x") == 5
+    assert abs((sample("test_bulk_seconds_sum", to="x") or 0) - 4.3000001) < 1e-9
+    assert sample("test_bulk_seconds_bucket", to="y", le="0.1") == 1
+    REGISTRY.unregister(histogram)
+
+
+def test_an_attempts_counts_add_up_and_reach_the_metrics() -> None:
+    total, attempt = StepStats("parse"), StepStats("parse")
+    attempt.scans_by_carrier["test-carrier"] = 7
+    attempt.dead_lettered("parse", "ParseError", "test-carrier")
+    total.dead_lettered("parse", "ParseError", "test-carrier")
+    total.add(attempt)
+    total.add(attempt)
+    assert total.dead_letters == 3 and total.scans_by_carrier == {"test-carrier": 14}
+    assert total.dead_letter_reasons == {("parse", "ParseError", "test-carrier"): 3}
+
+    labels = {"stage": "parse", "reason": "ParseError", "carrier": "test-carrier"}
+    before = sample("parcelstream_dead_letters_total", **labels) or 0
+    metrics.observe_step(total)
+    assert sample("parcelstream_dead_letters_total", **labels) == before + 3
+    assert (sample("parcelstream_scans_total", carrier="test-carrier") or 0) >= 14
+    # a carrier that sent scans has an unknown-codes series, at 0 until one comes
+    assert sample("parcelstream_unknown_codes_total", carrier="test-carrier") == 0
+
+
+def test_consumer_lag_skips_a_failing_source() -> None:
+    def broken() -> list[tuple[str, str, int, int]]:
+        raise RuntimeError("rebalancing")
+
+    metrics.watch_lag(broken)
+    metrics.watch_lag(lambda: [("g", "t", 0, 5), ("g", "t", 1, -2)])
+    assert sample("parcelstream_consumer_lag", group="g", topic="t", partition="0") == 5
+    assert sample("parcelstream_consumer_lag", group="g", topic="t", partition="1") == 0
+    metrics.LAG.sources.clear()
