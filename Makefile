@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## venv with the package and dev tools, Kafka jars, ClickHouse server package
+setup: $(STAMP) ## venv with the package and dev tools, Kafka jars, ClickHouse server package, deploy checks' tools
 	@$(KAFKA) fetch
 	@$(CLICKHOUSE) install
+	@deploy/toolchain.sh install
 
 kafka-up: $(STAMP) ## start the local single-node Kafka (reuses one already answering)
 	@$(KAFKA) up
