@@ -27,14 +27,14 @@ def tool(name: str) -> str:
 
 
 def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> str:
-    """Run a tool; its output, or the test fails with it."""
+    """Run a tool; its standard output, or the test fails with all it said."""
     result = subprocess.run(
         [tool(args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
     if result.returncode != 0:
         pytest.fail(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n"
                     f"{result.stderr}", False)  # fmt: skip
-    return result.stdout + result.stderr
+    return result.stdout
 
 
 METRIC = re.compile(r"\bparcelstream_[a-z_]+\b")
