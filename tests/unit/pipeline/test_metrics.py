@@ -54,3 +54,13 @@ def test_consumer_lag_skips_a_failing_source() -> None:
     assert sample("parcelstream_consumer_lag", group="g", topic="t", partition="0") == 5
     assert sample("parcelstream_consumer_lag", group="g", topic="t", partition="1") == 0
     metrics.LAG.sources.clear()
+
+
+def test_histogram_quantile_interpolates_within_buckets() -> None:
+    from tools.bench_latency import quantile
+
+    buckets = {0.1: 50.0, 0.5: 90.0, 1.0: 100.0, float("inf"): 100.0}
+    assert quantile(0.5, buckets) == 0.1
+    assert abs(quantile(0.7, buckets) - 0.3) < 1e-9  # 20 of the 40 between 0.1 and 0.5
+    assert abs(quantile(0.99, buckets) - 0.95) < 1e-9
+    assert quantile(0.999, {0.1: 1.0, float("inf"): 2.0}) == 0.1  # in +Inf: the last bound
