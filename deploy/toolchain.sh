@@ -41,10 +41,12 @@ install() {
   command -v docker-compose >/dev/null || missing+=(docker-compose)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   if [ ! -x "$bin/helm" ] || ! "$bin/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION%.*}"; then
-    command -v go >/dev/null || die "helm is built with Go; install Go 1.24+ (go is not on PATH)"
+    local go; go="$(command -v go || true)"
+    if [ -z "$go" ] && [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go; fi
+    [ -n "$go" ] || die "helm is built with Go; install Go 1.24+ (go is not on PATH)"
     echo "toolchain: building helm $HELM_VERSION into $bin"
     mkdir -p "$bin"
-    GOBIN="$bin" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+    GOBIN="$bin" "$go" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   fi
 }
 
