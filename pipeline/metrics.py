@@ -275,7 +275,9 @@ def faust_lag(app: object) -> LagSource:
     A partition never committed counts from offset 0."""
 
     def read() -> Iterator[tuple[str, str, int, int]]:
-        consumer = app.consumer  # type: ignore[attr-defined]
+        consumer = app._consumer  # type: ignore[attr-defined]  # `.consumer` would create one
+        if consumer is None:
+            return
         committed = app.monitor.tp_committed_offsets  # type: ignore[attr-defined]
         group = app.conf.id  # type: ignore[attr-defined]
         for tp in consumer.assignment():
