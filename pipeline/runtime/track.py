@@ -224,20 +224,10 @@ class TrackStep(PartitionedStep):
             store = self._stores[partition] = LocalStore(store.path)
             start = 0
         chunks = read_changelog(self.settings.kafka_bootstrap, topic, partition, start)
-        health, reached = self.resources.health, start
-        health.restoring(end - start)  # recovery progress, read by the metrics at a scrape
-
-        def progress(offset: int) -> None:
-            nonlocal reached
-            health.restoring(reached - offset)
-            reached = offset
-
-        try:
+        with self.resources.health.restoring(start, end) as progress:  # read at a scrape
             copied = restore_partition(
                 store, self._legacy_converted(chunks), f"{topic}[{partition}]", progress
             )
-        finally:
-            health.restoring(reached - end)
         seconds = time.monotonic() - started
         self.recoveries[partition] = {"from_offset": start, "to_offset": end,
                                       "messages": copied, "seconds": seconds}  # fmt: skip

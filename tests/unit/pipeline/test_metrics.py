@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from prometheus_client import REGISTRY
 
 from pipeline import metrics
+from pipeline.health import Health
 from pipeline.runtime.common import StepStats
+from pipeline.state.local import LocalStore, restore_partition
 
 
 def sample(name: str, **labels: str) -> float | None:
@@ -64,3 +69,25 @@ def test_histogram_quantile_interpolates_within_buckets() -> None:
     assert abs(quantile(0.7, buckets) - 0.3) < 1e-9  # 20 of the 40 between 0.1 and 0.5
     assert abs(quantile(0.99, buckets) - 0.95) < 1e-9
     assert quantile(0.999, {0.1: 1.0, float("inf"): 2.0}) == 0.1  # in +Inf: the last bound
+
+
+def test_restore_progress_reaches_the_health_counter(tmp_path: Path) -> None:
+    """restore_partition reports the offset after each chunk; the remaining messages count
+    down with it and to 0 at the end, also when compaction left fewer than end - start."""
+    store = LocalStore(tmp_path / "p0")
+    health = Health()
+    chunks = [[(f"k{o}".encode(), None, o) for o in range(start, start + 10)] for start in (0, 10)]
+    seen: list[float] = []
+    with health.restoring(0, 25) as progress:  # the changelog's end is 25, 20 messages left
+        assert health.restore_remaining() == 25
+
+        def watched(offset: int) -> None:
+            progress(offset)
+            seen.append(health.restore_remaining())
+
+        assert restore_partition(store, chunks, "test[0]", watched) == 20
+    assert seen == [15, 5] and health.restore_remaining() == 0
+    with pytest.raises(RuntimeError), health.restoring(0, 10):
+        raise RuntimeError("broker gone")
+    assert health.restore_remaining() == 0
+    store.close()
