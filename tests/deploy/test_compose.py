@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.tooling import DEPLOY, run
+from tests.deploy.tooling import DEPLOY, run, unknown_settings
 
 COMPOSE = DEPLOY / "compose"
 
@@ -47,6 +47,7 @@ def test_compose_config_and_invariants() -> None:
         assert env["PARCELSTREAM_KAFKA_BOOTSTRAP"] == "kafka:9092", name
         assert env["PARCELSTREAM_SINK_IN_WORKER"] == "false", name  # the sink runs apart
         assert env["PARCELSTREAM_CLICKHOUSE_URL"].startswith("clickhouse://"), name
+        assert not unknown_settings(env), (name, unknown_settings(env))
     # Each worker keeps its own state store on a volume of its own.
     assert len({mounts(ours[w])["/var/lib/parcelstream"] for w in workers}) == 2
     # The workers do not outnumber the partitions (a worker beyond them idles).

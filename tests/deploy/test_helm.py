@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.tooling import DEPLOY, run, tool
+from tests.deploy.tooling import DEPLOY, run, tool, unknown_settings
 
 CHART = DEPLOY / "helm" / "parcelstream"
 WORKLOADS = ("StatefulSet", "Deployment")
@@ -65,6 +65,7 @@ def test_workers_keep_state_on_volumes_and_never_outnumber_partitions(
     partitions = int(config["data"]["PARCELSTREAM_PARTITIONS"])
     assert 1 <= workers["spec"]["replicas"] <= partitions
     assert config["data"]["PARCELSTREAM_SINK_IN_WORKER"] == "false"
+    assert not unknown_settings(config["data"]), unknown_settings(config["data"])
     (claim,) = workers["spec"]["volumeClaimTemplates"]
     (container,) = workers["spec"]["template"]["spec"]["containers"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}

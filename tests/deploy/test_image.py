@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.deploy.tooling import ROOT, run
+from tests.deploy.tooling import ROOT, run, unknown_settings
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
@@ -27,6 +27,7 @@ def test_image_conventions() -> None:
     user = instructions("USER")[-1]
     assert re.fullmatch(r"[1-9][0-9]*:[1-9][0-9]*", user), f"non-root numeric uid:gid, not {user}"
     assert instructions("ENTRYPOINT") == ['["parcelstream"]']
+    assert not unknown_settings(re.findall(r"\b(PARCELSTREAM_[A-Z_]+)=", DOCKERFILE))
 
 
 def test_dockerignore_lets_in_what_the_build_copies() -> None:

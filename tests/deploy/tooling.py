@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,12 @@ def queried_metrics() -> set[str]:
     dashboard = json.loads((DEPLOY / "grafana" / "parcelstream.json").read_text())
     exprs += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
     return {name for expr in exprs for name in METRIC.findall(expr)}
+
+
+def unknown_settings(names: Iterable[str]) -> list[str]:
+    """The PARCELSTREAM_* names that are no field of pipeline.settings.Settings (a typo there
+    would be silently ignored by the deployment)."""
+    from pipeline.settings import Settings
+
+    known = {f"PARCELSTREAM_{field.upper()}" for field in Settings.model_fields}
+    return sorted(n for n in names if n.startswith("PARCELSTREAM_") and n not in known)
