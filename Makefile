@@ -7,7 +7,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA := deploy/kafka/kafka.sh
 CLICKHOUSE := deploy/clickhouse/clickhouse.sh
-BROWSER := deploy/browser/chromium.sh
 PARCELS ?= 2000
 PYTEST_ARGS ?=
 
@@ -26,8 +25,8 @@ setup: $(STAMP) ## venv with the package and dev tools, Kafka jars, ClickHouse s
 	@$(KAFKA) fetch
 	@$(CLICKHOUSE) install
 
-test-tools: setup ## what only the suite needs beyond setup: Debian's Chromium for tests/browser
-	@$(BROWSER) install
+test-tools: setup ## what only the suite needs: prometheus, docker-compose, helm, Chromium
+	@deploy/toolchain.sh install
 
 kafka-up: $(STAMP) ## start the local single-node Kafka (reuses one already answering)
 	@$(KAFKA) up
@@ -53,7 +52,7 @@ test-integration: test-tools ## integration and browser tests on the real broker
 	@$(KAFKA) up
 	$(PY) -m pytest tests/integration tests/browser $(PYTEST_ARGS)
 
-test-faults: setup ## fault suite: broker/ClickHouse outages, kill -9, poison, webhook fuzz (~8 min)
+test-faults: test-tools ## fault suite: broker/ClickHouse outages, kill -9, poison, webhook fuzz (~8 min)
 	$(PY) -m pytest tests/faults --durations=0 $(PYTEST_ARGS)
 
 bench: setup ## throughput: pipeline vs plain confluent-kafka passthrough on the same data

@@ -105,7 +105,7 @@ app = ParcelstreamApp(
     broker_session_timeout=settings.session_timeout,
     broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
     web_port=settings.web_port,
-    web_host="127.0.0.1",
+    web_host=settings.web_host,
     datadir=str(settings.state_dir / "faust"),
     # Members learn each other's URL from the assignment; the lookup API routes by it.
     canonical_url=settings.api_base_url,
@@ -174,6 +174,7 @@ def _join(process: BaseProcess, timeout: float) -> None:
 
 
 metrics.watch_health(health)
+metrics.watch_lag(metrics.faust_lag(app))
 
 
 def _inputs(events: Any) -> list[InputMessage]:
@@ -242,6 +243,7 @@ async def check_deadlines() -> None:
     """Silence is news: parcels whose stuck/late/expiry deadline passed with no scan."""
     if app.runtime is not None:
         await _in_runtime(runtime.tick)
+        metrics.observe_state(await _in_runtime(runtime.state_sizes))
 
 
 @app.on_partitions_revoked.connect

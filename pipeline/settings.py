@@ -146,6 +146,12 @@ class Settings(BaseSettings):
 
     # Worker
     web_port: int = Field(6066, description="Faust web views (/health, /metrics, stats).")
+    web_host: str = Field(
+        "127.0.0.1", description="Bind address of the worker's web views; 0.0.0.0 in a container."
+    )
+    sink_metrics_port: int | None = Field(
+        None, description="Port of the sink process's own /metrics; unset = web_port + 1."
+    )
     shutdown_seconds: float = Field(
         30.0, gt=0, description="SIGTERM to exit, at most, in any outage."
     )

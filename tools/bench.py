@@ -8,6 +8,8 @@ run on the same pre-filled raw topic (the machines are noisy, so only same-run r
   dedup, parcel state + changelog, notifications and ClickHouse (chDB) inserts included.
 - lookup: then, with that worker's parcels in state, its lookup API under load
   (tools/bench_lookup.py).
+- latency: a steady feed at 50 % of the pipeline's rate just measured, p50/p95/p99 of raw
+  `received_at` -> notification acknowledged (tools/bench_latency.py), ~30 s.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pipeline.ingestion.publisher import Publisher
 from pipeline.kafka_io import BatchProducer
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import RAW, ensure_topics
+from tools.bench_latency import run_latency
 from tools.bench_lookup import BENCH_KEY, lookup_bench_line
 from tools.bench_parsers import run_parser_bench
 from tools.bench_stages import print_stage_costs
@@ -114,4 +117,7 @@ def run_bench(parcels: int, seed: int) -> int:
     print(lookup_line)
     print()
     print_stage_costs(simulation, int(time.time() * 1000))
+    print()
+    # Latency at a load the pipeline keeps up with: half the maximum just measured.
+    print(run_latency(get_settings(), 0.5 * scans / pipe_seconds).line())
     return 0

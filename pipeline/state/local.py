@@ -33,7 +33,7 @@ import logging
 import shutil
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rocksdict import (
@@ -117,6 +117,12 @@ class LocalStore:
     def keys(self, prefix: bytes) -> list[bytes]:
         """Every key starting with `prefix` (b"s": the stored items, with their b"s")."""
         return _keys_with(self._db, prefix, None)
+
+    def size(self) -> tuple[int, int]:
+        """RocksDB's estimates of (keys, live data bytes), for the state-size metrics."""
+        db = self._db
+        keys = db.property_int_value("rocksdb.estimate-num-keys") or 0
+        return keys, db.property_int_value("rocksdb.estimate-live-data-size") or 0
 
     def compacting(self) -> bool:
         """Whether RocksDB has background compactions running or pending (after a restore)."""
@@ -329,14 +335,20 @@ class StoredParcels:
 
 
 def restore_partition(
-    store: LocalStore, chunks: Iterable[list[tuple[bytes, bytes | None, int]]], name: str
+    store: LocalStore,
+    chunks: Iterable[list[tuple[bytes, bytes | None, int]]],
+    name: str,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Copy a changelog's tail into the store, logging progress; returns messages copied."""
+    """Copy a changelog's tail into the store, logging progress (and telling `progress` the
+    offset reached after each chunk); returns messages copied."""
     started = last_log = time.monotonic()
     copied = 0
     for chunk in chunks:
         store.restore(chunk)
         copied += len(chunk)
+        if progress is not None:
+            progress(chunk[-1][2] + 1)
         now = time.monotonic()
         if now - last_log >= 5.0:
             log.info("restoring %s: %d messages so far (%.0f/s), at offset %d", name, copied,
