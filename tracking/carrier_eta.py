@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracking.eta import ETA_MILESTONES
 from tracking.events import TrackingEta
+from tracking.shipments import is_stale
 
 if TYPE_CHECKING:
     from tracking.state import ParcelState
@@ -60,7 +61,11 @@ def _order(received_at_ms: int, kind: str, at_ms: int, low: int, high: int) -> t
 def apply_carrier_eta(state: ParcelState, eta: TrackingEta) -> bool:
     """Take `eta` as the parcel's carrier estimate if it is the newest; True when it was.
 
-    Only the carrier_eta fields change: status, history and milestones never do."""
+    Only the carrier_eta fields change: status, history and milestones never do. An estimate
+    for another shipment than the one the state follows is not the parcel's (see
+    tracking/shipments.py)."""
+    if is_stale(state, eta.shipment_id):
+        return False
     new = _order(eta.received_at_ms, eta.kind, eta.estimated_at_ms, eta.window_start_ms,
                  eta.window_end_ms)  # fmt: skip
     if state.carrier_eta_ms is not None:
