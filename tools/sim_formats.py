@@ -203,8 +203,23 @@ def _usps(carrier: str, scans: Sequence[SimScan]) -> bytes:
             found["GMTOffset"] = _offset(wall, pad=False)
         return found
 
-    return compact_json([{"trackingNumber": number, "trackingEvents": [event(s) for s in group]}
-                  for number, group in by_parcel(scans, newest_first=True)])  # fmt: skip
+    return compact_json([{"trackingNumber": number, "trackingEvents": [event(s) for s in group],
+                          **_usps_prediction(group[0])}
+                         for number, group in by_parcel(scans, newest_first=True)])  # fmt: skip
+
+
+def _usps_prediction(newest: SimScan) -> dict[str, Any]:
+    """predictedDeliveryDate and its window (USPS's forecast), clock times on that day. No
+    destination fields are sent, so the parser reads them in UTC (connectors/usps.py), and they
+    are written in UTC; a window never starts before its day."""
+    estimate = estimate_after("usps", newest)
+    if estimate is None:
+        return {}
+    end = off_midnight(estimate)  # a window ending at 00:00 would hold nothing of its day
+    begin = max(end - _UPS_WINDOW, end.replace(hour=0, minute=0, second=0))
+    return {"predictedDeliveryDate": f"{end:%Y-%m-%d}",
+            "predictedDeliveryWindowStartTime": f"{begin:%H:%M}",
+            "predictedDeliveryWindowEndTime": f"{end:%H:%M}"}  # fmt: skip
 
 
 # AT7-07 time codes for the offsets the simulator uses: US standard-time codes, UT, and the

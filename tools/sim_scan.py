@@ -206,8 +206,9 @@ PLAN_HOURS = {"PU": 71.0, "AF": 45.0, "DF": 41.0, "AD": 16.0, "OD": 4.0, "FA": 1
 # Payload format -> (hours of error per parcel, per scan), standard deviations: how far off each
 # simulated carrier's estimates are. A judgement so that carriers differ in the demo report (a
 # live forecast closer than a network schedule), not a measurement of the real carriers.
-ETA_ERROR_HOURS = {"fedex": (3.0, 2.0), "ups": (4.0, 2.5), "dhl": (5.0, 3.0), "postnl": (2.0, 1.5),
-                   "canadapost": (6.0, 3.0), "x12_214": (8.0, 4.0)}  # fmt: skip
+ETA_ERROR_HOURS = {"fedex": (3.0, 2.0), "ups": (4.0, 2.5), "usps": (5.0, 3.0),
+                   "dhl": (5.0, 3.0), "postnl": (2.0, 1.5), "canadapost": (6.0, 3.0),
+                   "x12_214": (8.0, 4.0)}  # fmt: skip
 _HALF_HOUR = 1800
 
 
