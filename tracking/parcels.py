@@ -33,11 +33,12 @@ from tracking.notify import (
 from tracking.orders import order_update
 from tracking.records import Notification, OrderParcelUpdate, ParcelException
 from tracking.state import RESOLVED_LIMIT, ParcelState
-from tracking.taxonomy import TERMINAL
+from tracking.taxonomy import TERMINAL, Status
 from tracking.timers import DeadlineHeap
 
 _DEFAULT_RULES = NotificationRules()
 _TERMINAL = frozenset(status.value for status in TERMINAL)
+_NEW_PARCEL = (Status.PENDING.value, "")
 
 
 class Parcels(Protocol):
@@ -130,7 +131,7 @@ def process_batch(
     rules = rules or _DEFAULT_RULES
     parcels = part.parcels
     out = BatchOutput()
-    before: dict[str, tuple[tuple[str, str], int, bool]] = {}
+    before: dict[str, tuple[tuple[str, str], int, bool, str]] = {}
 
     def state_of(tracking_number: str) -> ParcelState:
         state = parcels.get(tracking_number)
@@ -141,6 +142,7 @@ def process_batch(
                 (state.status, state.reason),
                 state.version,
                 "delivered" in state.milestones,
+                state.shipment_id,
             )
         return state
 
@@ -160,10 +162,15 @@ def process_batch(
             state.version += 1
             state.updated_at_ms = now_ms
 
-    for tracking_number, (status_before, version_before, was_delivered) in before.items():
+    for tracking_number, (status_before, version_before, was_delivered, followed) in before.items():
         state = parcels[tracking_number]
         if state.version == version_before:
             continue
+        if followed and state.shipment_id != followed:
+            # A new shipment under the number (tracking/shipments.py): the old lifecycle's
+            # exceptions end, and the new one is announced from its start.
+            _resolve_all(state, now_ms, out)
+            status_before, was_delivered = _NEW_PARCEL, False
         if not was_delivered and "delivered" in state.milestones:
             _learn(part, state)
         first = mark_first_estimate(state)
@@ -264,6 +271,12 @@ def _refresh_eta(part: PartitionState, state: ParcelState) -> int | None:
     ):
         take_carrier_eta(state)
     return ours
+
+
+def _resolve_all(state: ParcelState, now_ms: int, out: BatchOutput) -> None:
+    for kind in sorted(state.open_exceptions):
+        opened_at = state.open_exceptions.pop(kind)
+        out.exceptions.append(exception_record(state, kind, opened_at, now_ms, now_ms))
 
 
 def _update_exceptions(

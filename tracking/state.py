@@ -12,6 +12,9 @@ and failed attempts after it do count.
 
 Near-duplicate rule (tracking/history.py): two feeds' reports of one scan are one history entry,
 so a scan counts once whichever feeds report it.
+
+Shipments (tracking/shipments.py): under a reused tracking number, the state follows the most
+recently started shipment; an older shipment's scans are stored but not folded.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from tracking.events import TrackingEvent
 from tracking.history import HistoryEntry, may_echo, regroup
+from tracking.shipments import apply_by_shipment
 from tracking.taxonomy import PROGRESS, Reason, Status
 
 # Entries a parcel keeps, oldest dropped first: parcels have tens of scans, and a feed stuck
@@ -112,13 +116,24 @@ class ParcelState:
     # (tracking/parcels.py): whatever arrives for it now was announced already, so it stays
     # quiet (no notification) while its scans are still stored.
     evicted_at_ms: int | None = None
+    # The carrier's id of the shipment this lifecycle follows ("" when it gives none) and of
+    # the shipments before it under this number, newest last (tracking/shipments.py).
+    shipment_id: str = ""
+    retired_shipments: list[str] = field(default_factory=list)
 
     # -- transitions ---------------------------------------------------------------------------
 
     def apply_events(self, events: list[TrackingEvent], now_ms: int) -> list[TrackingEvent]:
         """Merge events into the history; returns the ones that were new (after dedup, exact
-        and near-duplicate). The version moves when the history changed: also when a
-        near-duplicate only filled in a location, never when it changed nothing."""
+        and near-duplicate), those of older shipments included (tracking/shipments.py). The version
+        moves when the history changed: also when a near-duplicate only filled in a location,
+        never when it changed nothing."""
+        if not any(event.shipment_id for event in events):
+            return self._fold(events, now_ms)  # most carriers name no shipment
+        return apply_by_shipment(self, events, now_ms)
+
+    def _fold(self, events: list[TrackingEvent], now_ms: int) -> list[TrackingEvent]:
+        """apply_events within one lifecycle."""
         fresh = []
         accepted_ids = set()
         echoes: dict[tuple[str, str], list[HistoryEntry]] = {}

@@ -381,7 +381,9 @@ class TrackStep(PartitionedStep):
         for state in out.evicted:
             key = state.tracking_number.encode()
             deadlines.pop(state.tracking_number, None)
-            value = state_codec.encode_marker(state.tracking_number, now, None)
+            value = state_codec.encode_marker(
+                state.tracking_number, now, None, state.shipment_id, state.retired_shipments
+            )
             add(topic, value, key, partition)
             changed.append((key, value))
         # Parcels a tick rescheduled without changing them: the store's copy gets the new

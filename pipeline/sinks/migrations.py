@@ -280,6 +280,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE {db}.parcel_state ADD COLUMN eta_first Nullable(DateTime('UTC'))",
         ),
     ),
+    Migration(
+        5,
+        "shipment ids",
+        # Which shipment under a reused tracking number a scan belongs to (tracking/state.py,
+        # "Shipments"). Same rule as migration 2.
+        ("ALTER TABLE {db}.tracking_events ADD COLUMN shipment_id String",),
+    ),
 )
 
 
