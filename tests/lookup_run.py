@@ -21,7 +21,7 @@ from pipeline.codec import AvroCodec
 from pipeline.ingestion.publisher import Publisher
 from pipeline.settings import Settings
 from pipeline.sinks.engines import NativeEngine
-from tests.conftest import fresh_settings
+from tests.conftest import drop_topics, fresh_settings
 from tools.drain import wait_drained
 from tools.simulator import Simulation, publish, simulate
 from tools.workers import WorkerProcess
@@ -88,3 +88,4 @@ def served_worker(
     finally:
         engine.close()
         worker.stop()
+        drop_topics(settings)
