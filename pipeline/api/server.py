@@ -100,7 +100,7 @@ class LookupApi:
     # -- the application ---------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[_security_headers])
+        app = web.Application(middlewares=[_security_headers, _owner_unreachable])
         app.add_routes([
             web.get("/v1/parcels/{tracking_number}", self.get_parcel),
             web.get("/v1/orders/{order_id}", self.get_order),
@@ -120,7 +120,8 @@ class LookupApi:
     async def _close(self, app: web.Application) -> None:
         if self._session is not None:
             await self._session.close()
-        self._reads.shutdown(wait=False)
+        self._reads.shutdown(wait=True)
+        self.live.close()
 
     def tracking_link(self, tracking_number: str) -> str:
         return f"{self.settings.api_links_url}/t/{self.links.sign('p', tracking_number)}"
@@ -323,6 +324,19 @@ async def _security_headers(
         "form-action 'self'; frame-ancestors 'none'"
     )  # fmt: skip
     return response
+
+
+@web.middleware
+async def _owner_unreachable(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The worker owning a partition did not answer (it is restarting, or a rebalance is
+    moving the partition): 503, which a client may retry, rather than a 500."""
+    try:
+        return await handler(request)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("lookup %s: the owning worker did not answer: %s", request.path, exc)
+        return _problem(503, "owner_unavailable", "try again in a few seconds")
 
 
 def link_secret(settings: Settings) -> bytes:
