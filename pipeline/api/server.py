@@ -160,15 +160,27 @@ class LookupApi:
         raw = await self._remote(owner, f"/internal/v1/orders/{_quote(order_id)}")
         return None if raw is None else self.live.decode_order(raw)
 
+    def _own_order_partitions(self) -> list[int]:
+        """The order partitions this worker answers for: its copy of another worker's (left
+        from before a rebalance) may be stale."""
+        owner = self._owners
+        return [p for p in range(self.settings.partitions) if owner(self._order_topic, p) is None]
+
     async def orders_of(self, customer_ref: str) -> list[OrderState]:
-        found: list[OrderState] = await self._read(self.live.orders_of, customer_ref)
+        mine = self._own_order_partitions()
+        found: list[OrderState] = await self._read(self.live.orders_of, customer_ref, mine)
         path = f"/internal/v1/orders?customer_ref={_quote(customer_ref)}"
         for base in self._members():
             raw = await self._remote(base, path)
             found += [
                 self.live.decode_order(item) for item in msgspec.msgpack.decode(raw or b"\x90")
             ]
-        return sorted(found, key=lambda o: o.order_id)
+        newest: dict[str, OrderState] = {}  # mid-rebalance, two members may both answer
+        for order in found:
+            known = newest.get(order.order_id)
+            if known is None or order.version > known.version:
+                newest[order.order_id] = order
+        return sorted(newest.values(), key=lambda o: o.order_id)
 
     def _internal(self, request: web.Request) -> bool:
         given = request.headers.get(_INTERNAL, "")
@@ -191,7 +203,9 @@ class LookupApi:
     async def internal_search(self, request: web.Request) -> web.Response:
         if not self._internal(request):
             return _problem(401, "unauthorized")
-        orders = await self._read(self.live.orders_of, request.query.get("customer_ref", ""))
+        orders = await self._read(
+            self.live.orders_of, request.query.get("customer_ref", ""), self._own_order_partitions()
+        )
         encode = self.live.encode_order
         body = msgspec.msgpack.encode([encode(order) for order in orders])
         return web.Response(body=body, content_type="application/octet-stream")
