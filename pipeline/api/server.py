@@ -27,7 +27,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +55,39 @@ Owners = Callable[[str, int], str | None]
 Members = Callable[[], list[str]]
 
 _INTERNAL = "X-Parcelstream-Internal"
+
+
+class Assignment:
+    """Who owns which partition, from Faust's assignment: every member's API URL with its
+    partitions (`external_topic_distribution`), re-indexed only when a rebalance replaces it."""
+
+    def __init__(
+        self, distribution: Callable[[], Mapping[str, Mapping[str, Sequence[int]]]], own: str
+    ) -> None:
+        self._distribution = distribution
+        self._own = own
+        self._read: object = None
+        self._owners: dict[tuple[str, int], str] = {}
+
+    def _index(self) -> dict[tuple[str, int], str]:
+        distribution = self._distribution()
+        if distribution is not self._read:
+            self._read = distribution
+            self._owners = {
+                (topic, partition): url.rstrip("/")
+                for url, tps in distribution.items()
+                for topic, partitions in tps.items()
+                for partition in partitions
+            }
+        return self._owners
+
+    def owner(self, topic: str, partition: int) -> str | None:
+        """The owner's base URL; None when it is this worker or nobody is known yet."""
+        url = self._index().get((topic, partition))
+        return None if url is None or url == self._own else url
+
+    def others(self) -> list[str]:
+        return sorted(set(self._index().values()) - {self._own})
 
 
 def _problem(status: int, error: str, detail: str = "") -> web.Response:
