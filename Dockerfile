@@ -7,14 +7,23 @@ ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 WORKDIR /src
-RUN pip install --no-cache-dir build==1.2.2
+# A C compiler for the compiled core (deploy/compile.py: mypyc, which comes with mypy).
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+RUN pip install --no-cache-dir build==1.2.2 mypy==2.4.1
 COPY pyproject.toml README.md ./
 COPY connectors connectors
 COPY tracking tracking
 COPY pipeline pipeline
-# The wheel, and wheels of every dependency, so the runtime stage installs offline.
+COPY deploy/compile.py deploy/compile.py
+# The wheel, and wheels of every dependency, so the runtime stage installs offline; then the
+# compiled core, built against the installed dependencies.
 RUN python -m build --wheel --outdir /wheels . \
- && pip wheel --no-cache-dir --wheel-dir /wheels /wheels/parcelstream-*.whl
+ && pip wheel --no-cache-dir --wheel-dir /wheels /wheels/parcelstream-*.whl \
+ && pip install --no-cache-dir --no-index --find-links=/wheels /wheels/parcelstream-*.whl \
+ && python deploy/compile.py --out /native
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 ARG PYTHON_VERSION
@@ -33,8 +42,10 @@ RUN python -m venv /opt/parcelstream \
  && /opt/parcelstream/bin/pip install --no-cache-dir --no-index --find-links=/wheels \
       /wheels/parcelstream-*.whl \
  && rm -rf /wheels
-# The Avro schemas are read from beside the packages (pipeline/codec.py: SCHEMAS_DIR).
+# The Avro schemas are read from beside the packages (pipeline/codec.py: SCHEMAS_DIR), and
+# the compiled core from .build/mypyc there (connectors/native.py).
 COPY schemas /opt/parcelstream/lib/python${PYTHON_VERSION}/site-packages/schemas
+COPY --from=build /native /opt/parcelstream/lib/python${PYTHON_VERSION}/site-packages/.build/mypyc
 USER 10001:10001
 WORKDIR /var/lib/parcelstream
 # 6066 worker web (/health, /metrics), 6067 sink /metrics, 8080 webhook

@@ -21,9 +21,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## venv with the package and dev tools, Kafka jars, ClickHouse server package
+setup: $(STAMP) compile ## venv with the package and dev tools, compiled core, Kafka jars, ClickHouse server
 	@$(KAFKA) fetch
 	@$(CLICKHOUSE) install
+
+compile: $(STAMP) ## compile connectors/ and tracking/ with mypyc into .build/ (skipped when up to date)
+	@$(PY) deploy/compile.py
 
 test-tools: setup ## what only the suite needs: prometheus, docker-compose, helm, Chromium
 	@deploy/toolchain.sh install
@@ -45,7 +48,7 @@ test: test-tools ## set up and run the whole suite (starts and stops Kafka and C
 	if [ $$was_up = 0 ]; then $(KAFKA) down; fi; \
 	exit $$rc
 
-test-unit: $(STAMP) ## unit and property tests only (no broker needed)
+test-unit: compile ## unit and property tests only (no broker needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: test-tools ## integration and browser tests on the real broker and engines
@@ -64,7 +67,7 @@ bench-scale: setup ## parcel stage with $(SCALE_PARCELS) parcels in state: RSS, 
 	@$(KAFKA) up
 	$(PY) -m pipeline.cli bench-scale --parcels $(SCALE_PARCELS)
 
-eval-eta: $(STAMP) ## ETA model on 10,000 real Olist deliveries: MAE, coverage, late recall
+eval-eta: compile ## ETA model on 10,000 real Olist deliveries: MAE, coverage, late recall
 	$(PY) -m tools.eval_eta
 
 lint: $(STAMP) ## ruff
@@ -73,7 +76,7 @@ lint: $(STAMP) ## ruff
 typecheck: $(STAMP) ## mypy
 	$(VENV)/bin/mypy
 
-clean: kafka-down ## remove local state (Kafka data, chDB, reports) but keep the venv
-	rm -rf .state
+clean: kafka-down ## remove local state (Kafka data, chDB, reports, compiled core) but keep the venv
+	rm -rf .state .build
 
-.PHONY: help setup test-tools kafka-up kafka-down demo test test-unit test-integration test-faults bench bench-scale eval-eta lint typecheck clean
+.PHONY: help setup compile test-tools kafka-up kafka-down demo test test-unit test-integration test-faults bench bench-scale eval-eta lint typecheck clean

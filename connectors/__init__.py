@@ -10,7 +10,11 @@ import importlib
 from types import ModuleType
 from typing import Protocol
 
-from connectors.base import (
+from connectors.native import use_compiled
+
+use_compiled(__name__, __path__)  # the mypyc-compiled modules, when fresh (connectors/native.py)
+
+from connectors.base import (  # noqa: E402
     ETA_KINDS,
     CarrierEta,
     CarrierScan,

@@ -151,13 +151,16 @@ def scan_event_id(carrier: str, tracking_number: str, code: str, occurred_at_ms:
 
 # Lone surrogates (text no UTF-8 encoder accepts, so no Avro record or ClickHouse row could
 # carry it) and control characters. Valid JSON can hold both as \u escapes: "x\udfff".
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+_SURROGATES = chr(0xD800)
 
 
 def clean_text(value: str) -> str:
     """`value` with lone surrogates as U+FFFD and control characters (but tab and line
     breaks) as spaces: safe to encode anywhere downstream."""
-    return _UNSAFE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else " ", value)
+    return _UNSAFE.sub(lambda m: "\ufffd" if m.group() >= _SURROGATES else " ", value)
 
 
 def _clean(node: Any) -> Any:

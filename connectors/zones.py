@@ -24,14 +24,14 @@ import csv
 import unicodedata
 from collections.abc import Iterator
 from functools import cache, lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.native import PACKAGE_DIR
 from connectors.places import country_code
 
 __all__ = ["zone_for"]
 
-DATA_DIR = Path(__file__).with_name("zones")
+DATA_DIR = PACKAGE_DIR / "zones"
 # Words that name the kind of region, not the region: "Sverdlovsk Oblast" is "Sverdlovsk".
 _KIND_WORDS = frozenset(
     ("oblast", "krai", "kray", "republic", "respublika", "of", "the", "state", "province",

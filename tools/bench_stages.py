@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import tracking.parcels
 from connectors import ConnectorError
+from connectors.native import compiled
 from pipeline.codec import AvroCodec
 from pipeline.ingestion.publisher import raw_envelope
 from pipeline.sinks import tables
@@ -112,7 +114,11 @@ def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[st
 
 def print_stage_costs(simulation: Simulation, now_ms: int) -> None:
     scans, rows = stage_costs(simulation, now_ms)
-    print(f"per-stage cost, in process, {scans:,} scans (no Kafka, no ClickHouse insert):")
+    core = "compiled (mypyc)" if compiled(tracking.parcels) else "pure Python"
+    print(
+        f"per-stage cost, in process, {scans:,} scans (no Kafka, no ClickHouse insert; "
+        f"core: {core}):"
+    )
     print(f"  {'stage':46}{'µs/scan':>9}")
     for name, seconds in rows:
         print(f"  {name:46}{seconds / scans * 1e6:>9.1f}")

@@ -13,3 +13,7 @@
 The runtime steps in `pipeline/runtime/` call these functions per batch and forward what they
 return; tests call them directly.
 """
+
+from connectors.native import use_compiled
+
+use_compiled(__name__, __path__)  # the mypyc-compiled modules, when fresh (connectors/native.py)

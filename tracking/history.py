@@ -27,7 +27,7 @@ sources either: its entries read as of unknown source, "", unlike every feed.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tracking.taxonomy import Status
 
@@ -43,7 +43,7 @@ _UNKNOWN = Status.UNKNOWN.value
 NEAR_DUPLICATE_WINDOW_MS = 10 * 60 * 1000
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class HistoryEntry:
     occurred_at_ms: int
     progress: int
@@ -56,8 +56,29 @@ class HistoryEntry:
     # The feed of the report (stored), and for a merged scan the raw reports it stands for,
     # itself included (in memory only), so that a later report can re-pair them. `==` leaves
     # both out, so a report that changes nothing the parcel shows leaves the version alone.
-    source: str = field(default="", compare=False)
-    reports: tuple[HistoryEntry, ...] = field(default=(), compare=False)
+    source: str = ""
+    reports: tuple[HistoryEntry, ...] = ()
+
+    # Written out rather than `field(compare=False)`, which compiled (mypyc) dataclasses ignore.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HistoryEntry):
+            return NotImplemented
+        return self.shown() == other.shown()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like any eq dataclass
+
+    def shown(self) -> tuple[int, int, str, str, str, str, str, str]:
+        """What the parcel shows of the entry: every field but the source and raw reports."""
+        return (
+            self.occurred_at_ms,
+            self.progress,
+            self.event_id,
+            self.status,
+            self.reason,
+            self.carrier_code,
+            self.city,
+            self.country,
+        )
 
     def sort_key(self) -> tuple[int, int, str]:
         return (self.occurred_at_ms, self.progress, self.event_id)

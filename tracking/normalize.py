@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import connectors
+from connectors.native import PACKAGE_DIR
 from tracking.events import TrackingEta, TrackingEvent
 from tracking.taxonomy import Reason, Status
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "connectors" / "mappings"
+MAPPINGS_DIR = PACKAGE_DIR / "mappings"
 
 
 class MappingError(Exception):

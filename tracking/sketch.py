@@ -11,7 +11,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable
 from itertools import accumulate
-from typing import Any
+from typing import Any, Final
 
 
 class QuantileSketch:
@@ -23,13 +23,13 @@ class QuantileSketch:
     count stays honest.
     """
 
-    MIN_SECONDS = 60.0
-    GROWTH = 1.02
-    MAX_SECONDS = 2 * 365 * 86400.0
-    MAX_BUCKET = 1 + math.ceil(math.log(MAX_SECONDS / MIN_SECONDS) / math.log(GROWTH))
-    _LOG_G = math.log(GROWTH)
+    MIN_SECONDS: Final = 60.0
+    GROWTH: Final = 1.02
+    MAX_SECONDS: Final = 2 * 365 * 86400.0
+    MAX_BUCKET: Final = 1 + math.ceil(math.log(MAX_SECONDS / MIN_SECONDS) / math.log(GROWTH))
+    _LOG_G: Final = math.log(GROWTH)
     # Lazy decay multiplies each new weight by 1/decay; renormalize before floats overflow.
-    _RESCALE_AT = 1e100
+    _RESCALE_AT: Final = 1e100
 
     __slots__ = (
         "_answers",
