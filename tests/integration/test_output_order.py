@@ -42,7 +42,7 @@ def test_changelog_writes_follow_the_acknowledged_outputs(run_settings: Settings
     sink = TopicSink(producer, AvroCodec(), run_settings, Health())
     changelog = PARCEL_STATE.topic(run_settings)
     written: list[str] = []
-    sink.add(TRACKED_EVENTS, to_columns([scan("e1", "picked_up", 1_000, 2_000)]), partition=0)
+    sink.add(TRACKED_EVENTS, to_columns([scan("TN1", "e1", "picked_up", 1_000)]), partition=0)
     sink.add_encoded(changelog, b"P-state", b"TN1", 0, state=True)
     sink.add_encoded(NOTIFICATIONS.topic(run_settings), b"a notification", b"TN1", 0)
     sink.after(lambda: written.append("store"))
