@@ -59,6 +59,8 @@ from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from tracking.eta_calibration import Calibration, p_late
+from tracking.eta_features import FeatureCorrection, PickupFeatures
 from tracking.sketch import QuantileSketch
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "EtaModel",
     "EtaPrediction",
     "Lane",
+    "PickupFeatures",
     "QuantileSketch",
 ]
 
@@ -81,7 +84,8 @@ ETA_MILESTONES = (
     "arrived_at_destination",
     "out_for_delivery",
 )
-_FORMAT_VERSION = 1
+# 2: the feature correction and the calibration joined the state (version 1 still loads).
+_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,8 @@ class EtaPrediction:
     lane_level: str
     samples: int
     predicted_late: bool
+    # Probability of delivery after the promise (None without a promise), tracking/eta_calibration.
+    p_late: float | None = None
 
 
 _Key = tuple[str, str, str, str, str]  # milestone, carrier, service level, origin, destination
@@ -175,8 +181,12 @@ class EtaConfig:
     # within weeks, which per-lane sketches, holding a few parcels each, cannot.
     pace_half_life: float = 300.0
     min_pace_samples: int = 50
-    low_quantile: float = 0.10
-    high_quantile: float = 0.90
+    # The 80 % window's ends. Transit times are skewed right, so a window from the 5 % to the
+    # 85 % quantile is narrower than 10 %-90 % at the same coverage (Olist: median width 11.1
+    # vs 12.9 days). The calibration (tracking/eta_calibration.py) holds each end's miss rate
+    # at its quantile's share.
+    low_quantile: float = 0.05
+    high_quantile: float = 0.85
 
     def __post_init__(self) -> None:
         if self.min_samples < 1:
@@ -220,7 +230,7 @@ class _Chain:
 class EtaModel:
     """Online ETA per (milestone, lane level); see the module docstring for the design."""
 
-    __slots__ = ("_chains", "_paces", "_sketches", "config")
+    __slots__ = ("_chains", "_paces", "_sketches", "calibration", "config", "features")
 
     def __init__(self, config: EtaConfig | None = None, **overrides: Any) -> None:
         """`EtaModel(min_samples=5)` is short for `EtaModel(EtaConfig(min_samples=5))`."""
@@ -231,9 +241,22 @@ class EtaModel:
         # Keyed like the lane's own sketch, which each chain holds: never more chains than
         # sketches. Derived state, not persisted.
         self._chains: dict[_Key, _Chain] = {}
+        self.features = FeatureCorrection()
+        self.calibration = Calibration(
+            low_miss=self.config.low_quantile, high_miss=1.0 - self.config.high_quantile
+        )
 
-    def observe(self, lane: Lane, milestone: str, remaining_seconds: float) -> None:
-        """Learn that a parcel of `lane` at `milestone` was delivered `remaining_seconds` later."""
+    def observe(
+        self,
+        lane: Lane,
+        milestone: str,
+        remaining_seconds: float,
+        features: PickupFeatures | None = None,
+    ) -> None:
+        """Learn that a parcel of `lane` at `milestone` was delivered `remaining_seconds` later.
+
+        The window's checks are not settled here: `settle` (at delivery) and `overdue` (for a
+        parcel still in flight) do that, with the window the parcel was actually given."""
         cfg = self.config
         key = _key(milestone, lane)
         # Creating the missing sketches first changes no answer: an empty one cannot answer.
@@ -252,6 +275,9 @@ class EtaModel:
                         EtaConfig.decay_for(cfg.pace_half_life)
                     )
                 pace.add(max(remaining_seconds, 0.0) / median * _PACE_UNIT)
+                if features is not None:
+                    base = median * self._pace(milestone, lane.carrier)
+                    self.features.observe(features, base, remaining_seconds)
         index = QuantileSketch.bucket_of(remaining_seconds)
         for sketch in chain.sketches:
             sketch.add_to_bucket(index)
@@ -329,6 +355,29 @@ class EtaModel:
             return None, len(sketches)
         return (name, own.count, own.quantiles(qs)), len(sketches)
 
+    def settle(
+        self, milestone: str, carrier: str, level: str, check: str, delivered_before: bool
+    ) -> None:
+        """One check of a window given at `milestone` (tracking/eta_calibration.py)."""
+        self.calibration.settle(milestone, level, carrier, check, delivered_before)
+
+    def settle_delivered(
+        self, milestone: str, carrier: str, prediction: EtaPrediction, delivered_ms: int
+    ) -> None:
+        """All three checks of `prediction` at once, for a stage that does not report parcels
+        overdue while in flight (every check is then settled at delivery)."""
+        name = prediction.lane_level
+        for check, at_ms in zip(
+            ("low", "mid", "high"),
+            (prediction.low_ms, prediction.eta_ms, prediction.high_ms),
+            strict=True,
+        ):
+            self.calibration.settle(milestone, name, carrier, check, delivered_ms <= at_ms)
+
+    def _pace(self, milestone: str, carrier: str) -> float:
+        """Both paces: the delivered parcels' and the censoring one."""
+        return self.pace(milestone, carrier) * self.calibration.pace(milestone, carrier)
+
     def pace(self, milestone: str, carrier: str) -> float:
         """Current carrier-wide speed factor (1.0 until enough deliveries were seen)."""
         sketch = self._paces.get((milestone, carrier))
@@ -342,6 +391,7 @@ class EtaModel:
         milestone: str,
         at_ms: int,
         promised_ms: int | None = None,
+        features: PickupFeatures | None = None,
     ) -> EtaPrediction | None:
         """ETA for a parcel of `lane` that reached `milestone` at `at_ms`; None if no level knows.
 
@@ -354,15 +404,25 @@ class EtaModel:
         if answer is None:
             return None
         name, samples, (low, mid, high) = answer
-        factor = self.pace(milestone, lane.carrier)
-        eta_ms = at_ms + round(mid * factor * 1000)
+        factor = self._pace(milestone, lane.carrier)
+        if features is not None:
+            factor *= self.features.factor(features, mid * factor)
+        calibration = self.calibration
+        low, high = calibration.window(milestone, name, low * factor, mid * factor, high * factor)
+        mid *= factor
+        eta_ms = at_ms + round(mid * 1000)
+        late = None
+        if promised_ms is not None:
+            late = p_late((promised_ms - at_ms) / 1000, low, mid, high,
+                          calibration.low_miss, calibration.high_miss)  # fmt: skip
         return EtaPrediction(
             eta_ms=eta_ms,
-            low_ms=at_ms + round(low * factor * 1000),
-            high_ms=at_ms + round(high * factor * 1000),
+            low_ms=at_ms + round(low * 1000),
+            high_ms=at_ms + round(high * 1000),
             lane_level=name,
             samples=samples,
             predicted_late=promised_ms is not None and eta_ms > promised_ms,
+            p_late=late,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -376,12 +436,14 @@ class EtaModel:
             "paces": [
                 {"key": list(key), **sketch.to_dict()} for key, sketch in self._paces.items()
             ],
+            "features": self.features.to_dict(),
+            "calibration": self.calibration.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EtaModel:
         version = data.get("version")
-        if version != _FORMAT_VERSION:
+        if version not in (1, _FORMAT_VERSION):
             raise ValueError(f"unsupported EtaModel state version {version!r}")
         model = cls(EtaConfig(**data["config"]))
         for entry in data["sketches"]:
@@ -394,4 +456,7 @@ class EtaModel:
             if len(pace_key) != 2:
                 raise ValueError(f"bad pace key {entry['key']!r}")
             model._paces[pace_key] = QuantileSketch.from_dict(entry)  # type: ignore[index]
+        if "features" in data:
+            model.features = FeatureCorrection.from_dict(data["features"])
+            model.calibration = Calibration.from_dict(data["calibration"])
         return model

@@ -172,4 +172,5 @@ def _record(
         eta_low=state.eta_low_ms,
         eta_high=state.eta_high_ms,
         is_return=state.is_return,
+        p_late=state.p_late,
     )

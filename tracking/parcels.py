@@ -15,7 +15,7 @@ from tracking.carrier_eta import (
     mark_first_estimate,
     take_carrier_eta,
 )
-from tracking.eta import ETA_MILESTONES, EtaModel, Lane
+from tracking.eta import ETA_MILESTONES, EtaModel, EtaPrediction, Lane, PickupFeatures
 from tracking.events import TrackingEta, TrackingEvent
 from tracking.exceptions import (
     ExceptionPolicy,
@@ -167,7 +167,7 @@ def process_batch(
         if not was_delivered and "delivered" in state.milestones:
             _learn(part, state)
         first = mark_first_estimate(state)
-        ours = _refresh_eta(part, state)
+        ours = _refresh_eta(part, state, policy.p_late_threshold)
         if first:
             state.eta_first_ms = ours
         opened = _update_exceptions(part, state, now_ms, policy, out)
@@ -219,15 +219,36 @@ def process_timers(
     return out
 
 
+def features_of(state: ParcelState, picked_up_ms: int) -> PickupFeatures:
+    """What the stage knows at pickup: the promise horizon and the weekday (a shop's weights
+    and addresses would go here too, tracking/eta_features.py)."""
+    promised = state.promised_delivery_ms
+    return PickupFeatures(
+        promise_horizon_s=None if promised is None else (promised - picked_up_ms) / 1000,
+        weekday=(picked_up_ms // 86_400_000 + 3) % 7,  # 1970-01-01 was a Thursday
+    )
+
+
 def _learn(part: PartitionState, state: ParcelState) -> None:
     """A delivery teaches the ETA model one remaining-time per milestone it passed, and the
     gap model how long this carrier usually stays silent at each status."""
     delivered_at = state.milestones["delivered"]
     lane = lane_of(state)
+    last = None
     for milestone in ETA_MILESTONES:
         reached = state.milestones.get(milestone)
         if reached is not None and reached <= delivered_at:
-            part.eta.observe(lane, milestone, (delivered_at - reached) / 1000)
+            features = features_of(state, reached) if milestone == "picked_up" else None
+            part.eta.observe(lane, milestone, (delivered_at - reached) / 1000, features)
+            last = milestone
+    # The window the parcel was last given (state still holds it: _refresh_eta runs after
+    # this) settles its checks: the stage does not report parcels overdue in flight, so all
+    # three settle at delivery (tracking/eta_calibration.py).
+    if last is not None and state.eta_source == "ours" and state.eta_ms is not None:
+        eta = state.eta_ms
+        low, high = state.eta_low_ms or eta, state.eta_high_ms or eta
+        given = EtaPrediction(eta, low, high, state.eta_level, 0, False)
+        part.eta.settle_delivered(last, state.carrier, given, delivered_at)
     part.gaps.observe_history(state)
     # The carrier's first estimate after pickup against ours of the same moment.
     carrier_first, our_first = state.carrier_eta_first_ms, state.eta_first_ms
@@ -238,24 +259,30 @@ def _learn(part: PartitionState, state: ParcelState) -> None:
     part.models_changed = True
 
 
-def _refresh_eta(part: PartitionState, state: ParcelState) -> int | None:
+def _refresh_eta(part: PartitionState, state: ParcelState, late_threshold: float) -> int | None:
     """Set the parcel's ETA: ours, or the carrier's when it measures better (or we have none).
     Returns our own ETA (None when we have none, or the parcel is delivered)."""
     delivered_at = state.milestones.get("delivered")
     if delivered_at is not None:
         state.eta_ms = state.eta_low_ms = state.eta_high_ms = delivered_at
         state.eta_level, state.predicted_late = "actual", False
+        promised = state.promised_delivery_ms
+        state.p_late = None if promised is None else float(delivered_at > promised)
         return None
     for milestone in reversed(ETA_MILESTONES):
         reached = state.milestones.get(milestone)
         if reached is not None:
+            features = features_of(state, reached) if milestone == "picked_up" else None
             prediction = part.eta.predict(
-                lane_of(state), milestone, reached, state.promised_delivery_ms
+                lane_of(state), milestone, reached, state.promised_delivery_ms, features
             )
             if prediction is not None:
                 state.eta_ms, state.eta_low_ms = prediction.eta_ms, prediction.low_ms
                 state.eta_high_ms, state.eta_level = prediction.high_ms, prediction.lane_level
-                state.predicted_late = prediction.predicted_late
+                state.p_late = prediction.p_late
+                state.predicted_late = (
+                    prediction.p_late is not None and prediction.p_late >= late_threshold
+                )
                 state.eta_source = "ours"
             break
     ours = state.eta_ms if state.eta_source == "ours" else None

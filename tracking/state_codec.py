@@ -122,6 +122,9 @@ def encode(state: ParcelState, deadline_ms: int | None = None) -> bytes:
             state.city,
             state.country,
         ),
+        # Fields added later go here, at the end: bytes written before them still decode
+        # (`*later` below), with the field's default.
+        state.p_late,
     )
     return _HEADER.pack(FORMAT, deadline_ms or 0) + _encoder.encode(body)
 
@@ -139,7 +142,8 @@ def decode(data: bytes) -> ParcelState:
         body: Any = _decoder.decode(data[HEADER_SIZE:])
         (tn, version, carrier, last_received, updated, milestones, rows, order_id, service,
          customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
-         open_exceptions, eta_source, carrier_eta, eta_first, evicted_at, _) = body  # fmt: skip
+         open_exceptions, eta_source, carrier_eta, eta_first, evicted_at, _,
+         *later) = body  # fmt: skip
     except (msgspec.DecodeError, ValueError, TypeError) as exc:
         raise ValueError(f"bad compact parcel state: {exc}") from None
     statuses, reasons, progress = _STATUSES, _REASONS, _PROGRESS
@@ -181,6 +185,7 @@ def decode(data: bytes) -> ParcelState:
         eta_source=eta_source,
         eta_first_ms=eta_first,
         evicted_at_ms=evicted_at,
+        p_late=later[0] if later else None,
     )
     (state.eta_ms, state.eta_low_ms, state.eta_high_ms, state.eta_level,
      state.predicted_late) = eta  # fmt: skip
@@ -198,7 +203,7 @@ def record(data: bytes) -> dict[str, Any]:
     try:
         (tn, version, carrier, last_received, updated, milestones, rows, order_id, service,
          customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
-         open_exceptions, eta_source, carrier_eta, eta_first, _, folded) = _decoder.decode(
+         open_exceptions, eta_source, carrier_eta, eta_first, _, folded, *later) = _decoder.decode(
             data[HEADER_SIZE:]
         )  # fmt: skip
         status, reason, status_at, _, last_event_at, city, country = folded
@@ -253,6 +258,7 @@ def record(data: bytes) -> dict[str, Any]:
         "carrier_eta_received_at": carrier_eta[4],
         "carrier_eta_first": carrier_eta[5],
         "eta_first": eta_first,
+        "p_late": later[0] if later else None,
     }
 
 

@@ -78,9 +78,11 @@ def test_predictions_never_use_later_deliveries() -> None:
 
 
 def test_cli_prints_the_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert main(["--data-dir", str(DATA_DIR)]) == 0
+    assert main(["--data-dir", str(DATA_DIR), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "MAE of our ETA at pickup" in out and "80% interval coverage" in out
+    assert (tmp_path / "p_late_pr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "eval_eta.txt").read_text(encoding="utf-8").strip() in out
     assert main(["--data-dir", str(tmp_path / "missing")]) == 2
 
 

@@ -4,6 +4,7 @@ tests/unit/tracking/test_state.py's property test (`through_store`)."""
 
 from __future__ import annotations
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,9 +35,15 @@ MAYBE_MS = st.none() | MS
     st.dictionaries(st.sampled_from(["stuck", "late"]), MS),
     st.tuples(MAYBE_MS, MAYBE_MS, MAYBE_MS, MAYBE_MS, MAYBE_MS, MAYBE_MS, MAYBE_MS),
     st.tuples(TEXT, TEXT, TEXT, st.none() | TEXT, st.booleans(), st.sampled_from(["", "ours"])),
+    st.none() | st.floats(0.0, 1.0),
 )
 def test_any_state_round_trips_exactly(
-    scans: list, milestones: dict, open_exceptions: dict, times: tuple, texts: tuple
+    scans: list,
+    milestones: dict,
+    open_exceptions: dict,
+    times: tuple,
+    texts: tuple,
+    p_late: float | None,
 ) -> None:
     state = ParcelState(TN)
     events = [
@@ -51,6 +58,7 @@ def test_any_state_round_trips_exactly(
      state.promised_delivery_ms, state.notified_eta_ms, state.evicted_at_ms) = times  # fmt: skip
     (state.customer_ref, state.service_level, state.carrier_eta_kind, state.order_id,
      state.is_return, state.eta_source) = texts  # fmt: skip
+    state.p_late = p_late
     data = state_codec.encode(state)
     restored = state_codec.decode(data)
     assert restored.to_record() == state.to_record()
@@ -104,3 +112,21 @@ def test_bytes_of_something_else_are_refused() -> None:
         except ValueError:
             continue
         raise AssertionError(f"{data!r} decoded")
+
+
+def test_bytes_written_before_p_late_still_decode() -> None:
+    """p_late was appended at the end of the body; a state stored without it reads as None."""
+    state = ParcelState(TN)
+    state.apply_events([event("e1", "picked_up", 1_000)], now_ms=5)
+    state.p_late = 0.25
+    data = state_codec.encode(state)
+    header, body = (
+        data[: state_codec.HEADER_SIZE],
+        msgspec.msgpack.decode(data[state_codec.HEADER_SIZE :]),
+    )
+    assert body[-1] == 0.25
+    old = header + msgspec.msgpack.encode(body[:-1])
+    assert state_codec.decode(old).p_late is None
+    assert state_codec.record(old)["p_late"] is None
+    assert state_codec.decode(data).p_late == 0.25
+    assert state_codec.record(data)["p_late"] == 0.25

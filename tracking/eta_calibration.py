@@ -1,0 +1,126 @@
+"""Calibration of the ETA window and the probability of lateness, learned online.
+
+Raw sketch quantiles are not a calibrated window: a thin lane's tails are too narrow, and in a
+network slowdown every window is too early. Two online corrections, both fed by *checks*: a
+parcel's window has three times (low, median, high), and at each of them it is known whether
+the parcel was delivered before it. A delivered parcel settles its checks at delivery; a parcel
+still in flight settles "not yet" at the check's time (`EtaModel.overdue`), so slow parcels
+count when they become overdue, not weeks later when they are finally delivered
+(censoring-aware: right-censored transit times are evidence too).
+
+* **Adaptive conformal inference** (Gibbs & Candès, "Adaptive Conformal Inference Under
+  Distribution Shift", NeurIPS 2021, https://arxiv.org/abs/2106.00170) per (milestone, lane
+  level): the window's low and high ends sit at `mid * (q / mid) ** a` for the sketch's
+  quantile q; each check moves its exponent a by `step * (missed - target)`, so the miss rate of
+  each end tracks its target over any stretch of time, not only on average.
+* **Censoring pace**: per (milestone, carrier), a log-factor on the median moved by
+  `step * (late - 0.5)` at each median check: an online median of the transit time that hears
+  of a slowdown when parcels pass their median undelivered.
+
+`p_late` reads the calibrated window as a two-piece log-normal (its median and the spread of
+each side) and gives the probability that delivery comes after the promise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+__all__ = ["CHECKS", "Calibration", "p_late"]
+
+# A window's three checks, in time order.
+CHECKS = ("low", "mid", "high")
+_NORMAL = NormalDist()
+
+
+@dataclass(slots=True)
+class Calibration:
+    """ACI exponents per (milestone, level) and a censoring pace per (milestone, carrier)."""
+
+    low_miss: float = 0.05  # share of deliveries before the window: its target
+    high_miss: float = 0.15  # share after it; together: an 80 % window
+    aci_step: float = 0.005
+    pace_step: float = 0.003
+    exponents: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    paces: dict[tuple[str, str], float] = field(default_factory=dict)  # log factors
+
+    def pace(self, milestone: str, carrier: str) -> float:
+        return math.exp(self.paces.get((milestone, carrier), 0.0))
+
+    def window(
+        self, milestone: str, level: str, low: float, mid: float, high: float
+    ) -> tuple[float, float]:
+        """The calibrated (low, high) around `mid` from the sketch's (low, mid, high)."""
+        exponents = self.exponents.get((milestone, level))
+        if exponents is None or mid <= 0:
+            return low, high
+        a_low, a_high = exponents
+        return mid * (low / mid) ** a_low if low > 0 else low, mid * (high / mid) ** a_high
+
+    def settle(
+        self, milestone: str, level: str, carrier: str, check: str, delivered_before: bool
+    ) -> None:
+        """One check of a window: was the parcel delivered before its `check` time?"""
+        if check == "mid":
+            key = (milestone, carrier)
+            late = 0.0 if delivered_before else 1.0
+            self.paces[key] = self.paces.get(key, 0.0) + self.pace_step * (late - 0.5)
+            return
+        exponents = self.exponents.get((milestone, level))
+        if exponents is None:
+            exponents = self.exponents[(milestone, level)] = [1.0, 1.0]
+        if check == "low":
+            missed = 1.0 if delivered_before else 0.0
+            exponents[0] = max(0.0, exponents[0] + self.aci_step * (missed - self.low_miss))
+        else:
+            missed = 0.0 if delivered_before else 1.0
+            exponents[1] = max(0.0, exponents[1] + self.aci_step * (missed - self.high_miss))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "low_miss": self.low_miss,
+            "high_miss": self.high_miss,
+            "aci_step": self.aci_step,
+            "pace_step": self.pace_step,
+            "exponents": [[*key, *value] for key, value in self.exponents.items()],
+            "paces": [[*key, value] for key, value in self.paces.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        out = cls(
+            float(data["low_miss"]),
+            float(data["high_miss"]),
+            float(data["aci_step"]),
+            float(data["pace_step"]),
+        )
+        for milestone, level, a_low, a_high in data["exponents"]:
+            out.exponents[(str(milestone), str(level))] = [float(a_low), float(a_high)]
+        for milestone, carrier, value in data["paces"]:
+            out.paces[(str(milestone), str(carrier))] = float(value)
+        return out
+
+
+def p_late(
+    remaining_to_promise_s: float,
+    low_s: float,
+    mid_s: float,
+    high_s: float,
+    low_miss: float,
+    high_miss: float,
+) -> float:
+    """P(delivery after the promise), the window read as a two-piece log-normal: the median
+    `mid_s`, and each side's spread from where its end sits (the `low_miss` / `1 - high_miss`
+    quantiles). All times are seconds from the same moment."""
+    if remaining_to_promise_s <= 0:
+        return 1.0
+    if mid_s <= 0:
+        return 0.0
+    gap = math.log(remaining_to_promise_s / mid_s)
+    if gap >= 0:
+        spread = math.log(max(high_s, mid_s * 1.001) / mid_s) / _NORMAL.inv_cdf(1 - high_miss)
+    else:
+        spread = math.log(mid_s / max(min(low_s, mid_s / 1.001), 1.0)) / -_NORMAL.inv_cdf(low_miss)
+    return 1.0 - _NORMAL.cdf(gap / spread)
