@@ -258,6 +258,7 @@ def load_orders(data_dir: Path) -> list[Order]:
             holidays_ahead=_holidays_ahead(holiday_days, picked),
             weekday=datetime.fromtimestamp(picked / 1000, UTC).weekday(),
             seller=lines[0]["seller_id"] if lines else "",
+            area=customer_zip.strip().zfill(5)[:3],
         )
         orders.append(
             Order(
@@ -328,11 +329,11 @@ def _replay(orders: Sequence[Order], model: EtaModel) -> tuple[list[Scored], dic
             if p is not None:
                 for name, check_ms in zip(CHECKS, (p.low_ms, p.eta_ms, p.high_ms), strict=True):
                     if order.delivered_ms <= check_ms:
-                        model.settle(MILESTONE, CARRIER, p.lane_level, name, True)
+                        model.settle(MILESTONE, order.lane, p.lane_level, name, True)
             continue
         if kind == _CHECK:
             if i not in delivered:
-                model.settle(MILESTONE, CARRIER, given[i].lane_level, check, False)
+                model.settle(MILESTONE, order.lane, given[i].lane_level, check, False)
             continue
         p = model.predict(
             order.lane, MILESTONE, order.picked_up_ms, order.promised_ms, order.features

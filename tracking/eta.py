@@ -276,7 +276,7 @@ class EtaModel:
                     )
                 pace.add(max(remaining_seconds, 0.0) / median * _PACE_UNIT)
                 if features is not None:
-                    base = median * self._pace(milestone, lane.carrier)
+                    base = median * self._pace(milestone, lane)
                     self.features.observe(features, base, remaining_seconds)
         index = QuantileSketch.bucket_of(remaining_seconds)
         for sketch in chain.sketches:
@@ -356,13 +356,19 @@ class EtaModel:
         return (name, own.count, own.quantiles(qs)), len(sketches)
 
     def settle(
-        self, milestone: str, carrier: str, level: str, check: str, delivered_before: bool
+        self,
+        milestone: str,
+        lane: Lane,
+        level: str,
+        check: str,
+        delivered_before: bool,
     ) -> None:
         """One check of a window given at `milestone` (tracking/eta_calibration.py)."""
-        self.calibration.settle(milestone, level, carrier, check, delivered_before)
+        self.calibration.settle(milestone, level, lane.carrier, check, delivered_before,
+                                lane.destination_region)  # fmt: skip
 
     def settle_delivered(
-        self, milestone: str, carrier: str, prediction: EtaPrediction, delivered_ms: int
+        self, milestone: str, lane: Lane, prediction: EtaPrediction, delivered_ms: int
     ) -> None:
         """All three checks of `prediction` at once, for a stage that does not report parcels
         overdue while in flight (every check is then settled at delivery)."""
@@ -372,11 +378,14 @@ class EtaModel:
             (prediction.low_ms, prediction.eta_ms, prediction.high_ms),
             strict=True,
         ):
-            self.calibration.settle(milestone, name, carrier, check, delivered_ms <= at_ms)
+            self.settle(milestone, lane, name, check, delivered_ms <= at_ms)
 
-    def _pace(self, milestone: str, carrier: str) -> float:
-        """Both paces: the delivered parcels' and the censoring one."""
-        return self.pace(milestone, carrier) * self.calibration.pace(milestone, carrier)
+    def _pace(self, milestone: str, lane: Lane) -> float:
+        """Both paces: the delivered parcels' and the censoring one (carrier and destination)."""
+        carrier = lane.carrier
+        return self.pace(milestone, carrier) * self.calibration.pace(
+            milestone, carrier, lane.destination_region
+        )
 
     def pace(self, milestone: str, carrier: str) -> float:
         """Current carrier-wide speed factor (1.0 until enough deliveries were seen)."""
@@ -404,7 +413,7 @@ class EtaModel:
         if answer is None:
             return None
         name, samples, (low, mid, high) = answer
-        factor = self._pace(milestone, lane.carrier)
+        factor = self._pace(milestone, lane)
         if features is not None:
             factor *= self.features.factor(features, mid * factor)
         calibration = self.calibration

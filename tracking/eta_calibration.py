@@ -33,6 +33,7 @@ __all__ = ["CHECKS", "Calibration", "p_late"]
 # A window's three checks, in time order.
 CHECKS = ("low", "mid", "high")
 _NORMAL = NormalDist()
+REGION_STEP = 2.0
 
 
 @dataclass(slots=True)
@@ -42,12 +43,16 @@ class Calibration:
     low_miss: float = 0.05  # share of deliveries before the window: its target
     high_miss: float = 0.15  # share after it; together: an 80 % window
     aci_step: float = 0.005
-    pace_step: float = 0.003
+    pace_step: float = 0.01
     exponents: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     paces: dict[tuple[str, str], float] = field(default_factory=dict)  # log factors
 
-    def pace(self, milestone: str, carrier: str) -> float:
-        return math.exp(self.paces.get((milestone, carrier), 0.0))
+    def pace(self, milestone: str, carrier: str, region: str = "") -> float:
+        paces = self.paces
+        log_factor = paces.get((milestone, carrier), 0.0)
+        if region:
+            log_factor += paces.get((milestone, f"{carrier}>{region}"), 0.0)
+        return math.exp(log_factor)
 
     def window(
         self, milestone: str, level: str, low: float, mid: float, high: float
@@ -60,13 +65,23 @@ class Calibration:
         return mid * (low / mid) ** a_low if low > 0 else low, mid * (high / mid) ** a_high
 
     def settle(
-        self, milestone: str, level: str, carrier: str, check: str, delivered_before: bool
+        self,
+        milestone: str,
+        level: str,
+        carrier: str,
+        check: str,
+        delivered_before: bool,
+        region: str = "",
     ) -> None:
         """One check of a window: was the parcel delivered before its `check` time?"""
         if check == "mid":
+            step = self.pace_step * ((0.0 if delivered_before else 1.0) - 0.5)
+            paces = self.paces
             key = (milestone, carrier)
-            late = 0.0 if delivered_before else 1.0
-            self.paces[key] = self.paces.get(key, 0.0) + self.pace_step * (late - 0.5)
+            paces[key] = paces.get(key, 0.0) + step
+            if region:
+                key = (milestone, f"{carrier}>{region}")
+                paces[key] = paces.get(key, 0.0) + step * REGION_STEP
             return
         exponents = self.exponents.get((milestone, level))
         if exponents is None:

@@ -54,6 +54,7 @@ class PickupFeatures:
     holidays_ahead: int = 0  # public holidays in the next ten days
     weekday: int | None = None  # of the pickup, Monday = 0
     seller: str = ""
+    area: str = ""  # the destination's postal area (e.g. a CEP-3 prefix), finer than the lane
 
 
 def _log1p_or(value: float | None) -> tuple[float, float]:
@@ -63,7 +64,7 @@ def _log1p_or(value: float | None) -> tuple[float, float]:
     return math.log1p(max(value, 0.0)), 0.0
 
 
-def _vector(f: PickupFeatures, base_s: float, seller_effect: float) -> list[float]:
+def _vector(f: PickupFeatures, base_s: float, effects: tuple[float, float]) -> list[float]:
     dist, dist_gap = _log1p_or(f.distance_km)
     weight, weight_gap = _log1p_or(f.weight_kg)
     volume, volume_gap = _log1p_or(f.volume_l)
@@ -91,12 +92,12 @@ def _vector(f: PickupFeatures, base_s: float, seller_effect: float) -> list[floa
         handover,
         handover_gap,
         float(f.holidays_ahead),
-        seller_effect,
+        *effects,
         *weekday,
     ]
 
 
-DIMENSIONS = len(_vector(PickupFeatures(), _DAY_S, 0.0))
+DIMENSIONS = len(_vector(PickupFeatures(), _DAY_S, (0.0, 0.0)))
 
 
 class FeatureCorrection:
@@ -110,18 +111,28 @@ class FeatureCorrection:
         self.rows: deque[list[float]] = deque(maxlen=window)  # features..., target
         self.beta: list[float] | None = None
         self.since = 0  # rows since the last refit
-        self.sellers: dict[str, list[float]] = {}  # seller -> [sum of targets, count]
+        # "s:<seller>" / "a:<area>" -> [sum of targets, count]: each one's own record so far.
+        self.sellers: dict[str, list[float]] = {}
 
-    def _seller_effect(self, seller: str) -> float:
-        record = self.sellers.get(seller) if seller else None
-        return 0.0 if record is None else record[0] / (record[1] + _SELLER_PRIOR)
+    def _keys(self, features: PickupFeatures) -> tuple[str, str]:
+        return ("s:" + features.seller if features.seller else "",
+                "a:" + features.area if features.area else "")  # fmt: skip
+
+    def _effects(self, keys: tuple[str, str]) -> tuple[float, float]:
+        sellers = self.sellers
+
+        def effect(key: str) -> float:
+            record = sellers.get(key) if key else None
+            return 0.0 if record is None else record[0] / (record[1] + _SELLER_PRIOR)
+
+        return effect(keys[0]), effect(keys[1])
 
     def factor(self, features: PickupFeatures | None, base_s: float) -> float:
         """Multiplier for the lane ETA `base_s` (1.0 before the first fit or without features)."""
         beta = self.beta
         if beta is None or features is None:
             return 1.0
-        x = _vector(features, base_s, self._seller_effect(features.seller))
+        x = _vector(features, base_s, self._effects(self._keys(features)))
         log_factor = sum([b * v for b, v in zip(beta, x, strict=True)])
         # Clamp: a wild extrapolation (a 900 kg row) must not move an ETA by more than 3x.
         return math.exp(min(max(log_factor, -1.1), 1.1))
@@ -130,13 +141,15 @@ class FeatureCorrection:
         if features is None or base_s <= 0:
             return
         target = math.log(max(actual_s, 3600.0) / max(base_s, 60.0))
-        x = _vector(features, base_s, self._seller_effect(features.seller))
+        keys = self._keys(features)
+        x = _vector(features, base_s, self._effects(keys))
         x.append(target)
         self.rows.append(x)
-        if features.seller:
-            record = self.sellers.setdefault(features.seller, [0.0, 0.0])
-            record[0] += target
-            record[1] += 1
+        for key in keys:
+            if key:
+                record = self.sellers.setdefault(key, [0.0, 0.0])
+                record[0] += target
+                record[1] += 1
         self.since += 1
         if self.since >= self.refit_every and len(self.rows) >= 3 * self.refit_every:
             self.refit()

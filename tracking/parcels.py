@@ -248,7 +248,7 @@ def _learn(part: PartitionState, state: ParcelState) -> None:
         eta = state.eta_ms
         low, high = state.eta_low_ms or eta, state.eta_high_ms or eta
         given = EtaPrediction(eta, low, high, state.eta_level, 0, False)
-        part.eta.settle_delivered(last, state.carrier, given, delivered_at)
+        part.eta.settle_delivered(last, lane, given, delivered_at)
     part.gaps.observe_history(state)
     # The carrier's first estimate after pickup against ours of the same moment.
     carrier_first, our_first = state.carrier_eta_first_ms, state.eta_first_ms
