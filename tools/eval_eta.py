@@ -285,9 +285,9 @@ def evaluate(
 ) -> EvalReport:
     """Replay `orders` in event-time order through `model` and the baseline, and score both."""
     model = model if model is not None else EtaModel()
-    rows, levels = _replay(orders, model)
+    rows, levels, answered = _replay(orders, model)
     baseline_rows = _replay_baseline(orders)
-    olist = [abs(o.estimated_day_ms - o.delivered_ms) for o in orders]
+    olist = [abs(orders[i].estimated_day_ms - orders[i].delivered_ms) for i in answered]
     return EvalReport(
         orders=len(orders),
         olist_mae_days=sum(olist) / max(len(olist), 1) / DAY_MS,
@@ -305,7 +305,9 @@ def evaluate(
 _PREDICT, _DELIVER, _CHECK = 0, 1, 2
 
 
-def _replay(orders: Sequence[Order], model: EtaModel) -> tuple[list[Scored], dict[str, int]]:
+def _replay(
+    orders: Sequence[Order], model: EtaModel
+) -> tuple[list[Scored], dict[str, int], list[int]]:
     """The stream the parcel stage sees: predict at pickup, learn at delivery, and settle each
     window check (low, median, high) at delivery if the parcel came before it, else at the
     check's own time while the parcel is still in flight (the censoring-aware part)."""
@@ -318,6 +320,7 @@ def _replay(orders: Sequence[Order], model: EtaModel) -> tuple[list[Scored], dic
     delivered: set[int] = set()
     rows: list[Scored] = []
     levels: dict[str, int] = {}
+    answered: list[int] = []
     while heap:
         at, kind, i, check = heapq.heappop(heap)
         order = orders[i]
@@ -344,8 +347,9 @@ def _replay(orders: Sequence[Order], model: EtaModel) -> tuple[list[Scored], dic
         for name, check_ms in zip(CHECKS, (p.low_ms, p.eta_ms, p.high_ms), strict=True):
             heapq.heappush(heap, (check_ms, _CHECK, i, name))
         levels[p.lane_level] = levels.get(p.lane_level, 0) + 1
+        answered.append(i)
         rows.append(_scored(order, p.eta_ms, p.low_ms, p.high_ms, p.p_late or 0.0, p.lane_level))
-    return rows, levels
+    return rows, levels, answered
 
 
 def _scored(order: Order, eta: int, low: int, high: int, p_late: float, level: str) -> Scored:

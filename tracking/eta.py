@@ -423,7 +423,7 @@ class EtaModel:
         late = None
         if promised_ms is not None:
             late = p_late((promised_ms - at_ms) / 1000, low, mid, high,
-                          calibration.low_miss, calibration.high_miss)  # fmt: skip
+                          calibration.z_low, calibration.z_high)  # fmt: skip
         return EtaPrediction(
             eta_ms=eta_ms,
             low_ms=at_ms + round(low * 1000),

@@ -272,7 +272,12 @@ def _refresh_eta(part: PartitionState, state: ParcelState, late_threshold: float
     for milestone in reversed(ETA_MILESTONES):
         reached = state.milestones.get(milestone)
         if reached is not None:
-            features = features_of(state, reached) if milestone == "picked_up" else None
+            # Features only count once the correction has a fit (tracking/eta_features.py).
+            features = (
+                features_of(state, reached)
+                if milestone == "picked_up" and part.eta.features.beta is not None
+                else None
+            )
             prediction = part.eta.predict(
                 lane_of(state), milestone, reached, state.promised_delivery_ms, features
             )
