@@ -8,7 +8,8 @@ Derived kinds:
 - stuck: no scan for longer than the lane's usual gap at this status (learned online: p90 of
   observed gaps x a factor, clamped), or a default when too few gaps were seen;
 - late: the promised delivery passed and the parcel is not delivered;
-- predicted_late: the ETA lies past the promise (before the promise passes);
+- predicted_late: the parcel's p_late reaches `ExceptionPolicy.p_late_threshold` (before the
+  promise passes);
 - repeated_failed_attempts: two or more failed delivery attempts;
 - expired: no update for 30 days (configurable).
 

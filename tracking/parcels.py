@@ -15,7 +15,8 @@ from tracking.carrier_eta import (
     mark_first_estimate,
     take_carrier_eta,
 )
-from tracking.eta import ETA_MILESTONES, EtaModel, EtaPrediction, Lane, PickupFeatures
+from tracking.eta import ETA_MILESTONES, EtaModel, Lane, PickupFeatures
+from tracking.eta_checks import WindowChecks
 from tracking.events import TrackingEta, TrackingEvent
 from tracking.exceptions import (
     ExceptionPolicy,
@@ -70,6 +71,8 @@ class PartitionState:
     eta: EtaModel = field(default_factory=EtaModel)
     gaps: GapModel = field(default_factory=GapModel)
     carrier_etas: CarrierEtaScores = field(default_factory=CarrierEtaScores)
+    # Pending checks of the windows given (tracking/eta_checks.py): derived, not persisted.
+    checks: WindowChecks = field(default_factory=WindowChecks)
     timers: Timers = field(default_factory=DeadlineHeap)
     models_changed: bool = False
     retention_ms: int | None = None
@@ -181,6 +184,8 @@ def process_batch(
         if state.order_id:
             out.order_updates.append(order_update(state))
         part.schedule(state, now_ms, policy)
+    if events:
+        part.checks.advance(max([e.occurred_at_ms for e in events]), part.eta)
     return out
 
 
@@ -202,6 +207,7 @@ def process_timers(
         evict_at = part.evict_at(state)
         if evict_at is not None and evict_at <= now_ms:
             part.parcels.pop(tracking_number)
+            part.checks.forget(tracking_number)
             out.evicted.append(state)
             continue
         opened = _update_exceptions(part, state, now_ms, policy, out)
@@ -234,21 +240,13 @@ def _learn(part: PartitionState, state: ParcelState) -> None:
     gap model how long this carrier usually stays silent at each status."""
     delivered_at = state.milestones["delivered"]
     lane = lane_of(state)
-    last = None
     for milestone in ETA_MILESTONES:
         reached = state.milestones.get(milestone)
         if reached is not None and reached <= delivered_at:
             features = features_of(state, reached) if milestone == "picked_up" else None
             part.eta.observe(lane, milestone, (delivered_at - reached) / 1000, features)
-            last = milestone
-    # The window the parcel was last given (state still holds it: _refresh_eta runs after
-    # this) settles its checks: the stage does not report parcels overdue in flight, so all
-    # three settle at delivery (tracking/eta_calibration.py).
-    if last is not None and state.eta_source == "ours" and state.eta_ms is not None:
-        eta = state.eta_ms
-        low, high = state.eta_low_ms or eta, state.eta_high_ms or eta
-        given = EtaPrediction(eta, low, high, state.eta_level, 0, False)
-        part.eta.settle_delivered(last, lane, given, delivered_at)
+    # The window the parcel holds settles its remaining checks (tracking/eta_checks.py).
+    part.checks.delivered(state.tracking_number, delivered_at, part.eta)
     part.gaps.observe_history(state)
     # The carrier's first estimate after pickup against ours of the same moment.
     carrier_first, our_first = state.carrier_eta_first_ms, state.eta_first_ms
@@ -289,6 +287,8 @@ def _refresh_eta(part: PartitionState, state: ParcelState, late_threshold: float
                     prediction.p_late is not None and prediction.p_late >= late_threshold
                 )
                 state.eta_source = "ours"
+                part.checks.given(state.tracking_number, milestone, lane_of(state), prediction,
+                                  part.eta, reached)  # fmt: skip
             break
     ours = state.eta_ms if state.eta_source == "ours" else None
     if state.carrier_eta_ms is not None and (

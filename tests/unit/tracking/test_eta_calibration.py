@@ -15,6 +15,7 @@ from tracking.eta_features import FeatureCorrection, PickupFeatures, haversine_k
 from tracking.events import TrackingEvent
 from tracking.exceptions import ExceptionPolicy
 from tracking.parcels import PartitionState, lane_of, process_batch, process_timers
+from tracking.taxonomy import Reason
 
 DAY = 86_400.0
 DAY_MS = 86_400_000
@@ -162,9 +163,9 @@ def test_feature_correction_learns_a_distance_effect() -> None:
 # --- the parcel stage ---------------------------------------------------------------------------
 
 
-def scan(tn: str, event_id: str, status: str, at: int) -> TrackingEvent:
-    return TrackingEvent(event_id, tn, "acme", status, "", "X", "", at, at, False, "Oslo", "", "",
-                         "NO", "raw", "test")  # fmt: skip
+def scan(tn: str, event_id: str, status: str, at: int, reason: str = "") -> TrackingEvent:
+    return TrackingEvent(event_id, tn, "acme", status, reason, "X", "", at, at, False, "Oslo",
+                         "", "", "NO", "raw", "test")  # fmt: skip
 
 
 def shipment(tn: str, promised: int) -> dict:
@@ -218,3 +219,47 @@ def test_a_delivery_settles_the_window_it_was_given() -> None:
                   policy=policy)  # fmt: skip
     # Delivered after its median: the pace was told the network is slower.
     assert part.eta.calibration.paces[("picked_up", "acme")] > before.get(("picked_up", "acme"), 0)
+
+
+# --- window checks in the stream (tracking/eta_checks.py) ----------------------------------------
+
+
+def test_an_overdue_parcel_settles_its_checks_when_event_time_passes_them() -> None:
+    part, policy = stage(0.5)
+    process_batch(part, [scan("P3", "a", "picked_up", T0)], [shipment("P3", T0 + 9 * DAY_MS)],
+                  now_ms=T0, policy=policy)  # fmt: skip
+    window = part.checks.windows["P3"]
+    assert (window.milestone, window.settled) == ("picked_up", 0)
+    paces = dict(part.eta.calibration.paces)
+    # Another parcel's scan, 20 days on: event time passed P3's whole window, P3 undelivered.
+    process_batch(part, [scan("P4", "x", "info_received", T0 + 20 * DAY_MS)], [],
+                  now_ms=T0 + 20 * DAY_MS, policy=policy)  # fmt: skip
+    assert window.settled == 3
+    key = ("picked_up", "acme")
+    assert part.eta.calibration.paces[key] > paces.get(key, 0.0)  # late at its median
+    exponents = part.eta.calibration.exponents[("picked_up", window.level)]
+    assert exponents[1] > 1.0  # missed its high end: the window widens
+    # The delivery settles nothing twice, and the window is gone.
+    after = (dict(part.eta.calibration.paces), list(exponents))
+    process_batch(part, [scan("P3", "b", "delivered", T0 + 21 * DAY_MS)], [],
+                  now_ms=T0 + 21 * DAY_MS, policy=policy)  # fmt: skip
+    assert "P3" not in part.checks.windows
+    assert (part.eta.calibration.paces[key], exponents) == (after[0][key], after[1])
+
+
+def test_a_later_milestone_replaces_the_window_and_settles_what_it_passed() -> None:
+    part, policy = stage(0.5)
+    for i in range(50):
+        part.eta.observe(Lane("acme", "standard", "CA", "NY"), "departed_origin", (3 + i % 2) * DAY)
+    process_batch(part, [scan("P5", "a", "picked_up", T0)], [shipment("P5", T0 + 9 * DAY_MS)],
+                  now_ms=T0, policy=policy)  # fmt: skip
+    first = part.checks.windows["P5"]
+    low, mid, _ = first.times
+    # Departed between the window's low end and its median: the low check passed undelivered.
+    at = (low + mid) // 2
+    departed = scan("P5", "b", "in_transit", at, Reason.DEPARTED_FACILITY.value)
+    process_batch(part, [departed], [], now_ms=at, policy=policy)
+    assert first.settled == 1
+    second = part.checks.windows["P5"]
+    assert second is not first and (second.milestone, second.settled) == ("departed_origin", 0)
+    assert second.times[0] > at
