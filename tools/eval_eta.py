@@ -20,7 +20,7 @@ checks (low, median, high) are settled at delivery when the parcel came before t
 their own time while it is still in flight: the censoring the stage's timers would see.
 
 Figures on the 10,000-order sample (9,999 delivered), `make eval-eta`: MAE 4.03 days (naive
-online lane median 4.43, Olist's own estimate 12.76), MedAE 2.28, 80 % window coverage 81.1 %,
+online lane median 4.43, Olist's own estimate 12.76), MedAE 2.28, 80 % window coverage 80.9 %,
 worst month 70.2 %, median width 10.4 days, p_late average precision 0.341 (naive 0.242).
 tracking/eta.py says which of issue 13's targets this misses and why.
 

@@ -4,7 +4,8 @@ Raw sketch quantiles are not a calibrated window: a thin lane's tails are too na
 network slowdown every window is too early. Two online corrections, both fed by *checks*: a
 parcel's window has three times (low, median, high), and at each of them it is known whether
 the parcel was delivered before it. A delivered parcel settles its checks at delivery; a parcel
-still in flight settles "not yet" at the check's time (`EtaModel.overdue`), so slow parcels
+still in flight settles "not yet" at the check's time (`EtaModel.settle`, called by the parcel
+stage's tracking/eta_checks.py and by the Olist replay), so slow parcels
 count when they become overdue, not weeks later when they are finally delivered
 (censoring-aware: right-censored transit times are evidence too).
 
@@ -12,10 +13,17 @@ count when they become overdue, not weeks later when they are finally delivered
   Distribution Shift", NeurIPS 2021, https://arxiv.org/abs/2106.00170) per (milestone, lane
   level): the window's low and high ends sit at `mid * (q / mid) ** a` for the sketch's
   quantile q; each check moves its exponent a by `step * (missed - target)`, so the miss rate of
-  each end tracks its target over any stretch of time, not only on average.
-* **Censoring pace**: per (milestone, carrier), a log-factor on the median moved by
-  `step * (late - 0.5)` at each median check: an online median of the transit time that hears
-  of a slowdown when parcels pass their median undelivered.
+  each end tracks its target over any stretch of time, not only on average. The step starts
+  large (0.2 / sqrt(checks seen)) and settles at `aci_step`, so a cold model catches up within
+  its first hundreds of parcels.
+* **Small samples**: an answer from n parcels widens each end to its finite-sample conformal
+  quantile (`small_sample`): the thin lanes' too-narrow tails, and a cold model's first windows.
+  On the in-process demo stand-in (2,000 simulated parcels in 6 waves) the first window after
+  pickup held 53 % of deliveries without it and 70 % with it; on Olist coverage stays 80.9 %.
+* **Censoring pace**: per (milestone, carrier) and per (milestone, carrier, destination region),
+  a log-factor on the median moved by `step * (late - 0.5)` at each median check: an online
+  median of the transit time that hears of a slowdown when parcels pass their median
+  undelivered.
 
 `p_late` reads the calibrated window as a two-piece log-normal (its median and the spread of
 each side) and gives the probability that delivery comes after the promise.
@@ -34,6 +42,9 @@ __all__ = ["CHECKS", "Calibration", "p_late"]
 CHECKS = ("low", "mid", "high")
 _NORMAL = NormalDist()
 _SQRT_HALF = math.sqrt(0.5)
+# Smallest miss share a small-sample end is stretched to (the 99.5 % quantile).
+_FLOOR = 0.005
+EARLY = 0.2
 # A region's pace moves twice as fast as its carrier's: it hears of fewer parcels, and a
 # regional slowdown must not wait for the whole network (Olist: MAE 4.06 -> 4.03 days with 2
 # over 0; 3 and 5 gave the same, 1 was half-way).
@@ -55,10 +66,27 @@ class Calibration:
     # The ends' quantiles as standard normal scores, for p_late (derived, not persisted).
     z_low: float = field(init=False, default=0.0)
     z_high: float = field(init=False, default=0.0)
+    _stretch: dict[int, tuple[float, float]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.z_low = -_NORMAL.inv_cdf(self.low_miss)
         self.z_high = _NORMAL.inv_cdf(1.0 - self.high_miss)
+
+    def small_sample(self, n: int) -> tuple[float, float]:
+        """Stretch of each end's log-distance to the median for an answer from `n` parcels.
+
+        Split conformal prediction covers with probability >= 1 - a only from the
+        ceil((n + 1)(1 - a)) / n empirical quantile (Vovk et al., "Algorithmic Learning in a
+        Random World", 2005; Lei et al., JASA 2018, https://arxiv.org/abs/1604.04173): each
+        end's miss share a becomes a - (1 - a) / n. Read through the normal scores, that is a
+        stretch of 2.5 at 5 parcels, 1.2 at 20 and 1.04 at 100. Cached per n."""
+        cached = self._stretch.get(n)
+        if cached is None:
+            n = max(n, 1)
+            low = -_NORMAL.inv_cdf(max(self.low_miss - (1 - self.low_miss) / n, _FLOOR))
+            high = _NORMAL.inv_cdf(1 - max(self.high_miss - (1 - self.high_miss) / n, _FLOOR))
+            cached = self._stretch[n] = (low / self.z_low, high / self.z_high)
+        return cached
 
     def pace(self, milestone: str, carrier: str, region: str) -> float:
         paces = self.paces
@@ -74,7 +102,7 @@ class Calibration:
         exponents = self.exponents.get((milestone, level))
         if exponents is None or mid <= 0:
             return low, high
-        a_low, a_high = exponents
+        a_low, a_high = exponents[0], exponents[1]
         return mid * (low / mid) ** a_low if low > 0 else low, mid * (high / mid) ** a_high
 
     def settle(
@@ -97,13 +125,17 @@ class Calibration:
             return
         exponents = self.exponents.get((milestone, level))
         if exponents is None:
-            exponents = self.exponents[(milestone, level)] = [1.0, 1.0]
+            exponents = self.exponents[(milestone, level)] = [1.0, 1.0, 0.0]
+        exponents[2] += 1.0
+        # Large steps while a level has seen few checks, the steady step after: a cold model's
+        # windows must catch up within its first hundreds of parcels, not thousands.
+        step = max(self.aci_step, EARLY / math.sqrt(exponents[2]))
         if check == "low":
             missed = 1.0 if delivered_before else 0.0
-            exponents[0] = max(0.0, exponents[0] + self.aci_step * (missed - self.low_miss))
+            exponents[0] = max(0.0, exponents[0] + step * (missed - self.low_miss))
         else:
             missed = 0.0 if delivered_before else 1.0
-            exponents[1] = max(0.0, exponents[1] + self.aci_step * (missed - self.high_miss))
+            exponents[1] = max(0.0, exponents[1] + step * (missed - self.high_miss))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,8 +155,8 @@ class Calibration:
             float(data["aci_step"]),
             float(data["pace_step"]),
         )
-        for milestone, level, a_low, a_high in data["exponents"]:
-            out.exponents[(str(milestone), str(level))] = [float(a_low), float(a_high)]
+        for milestone, level, *values in data["exponents"]:
+            out.exponents[(str(milestone), str(level))] = [float(v) for v in values]
         for key, value in data["paces"]:
             out.paces[tuple(str(part) for part in key)] = float(value)
         return out
