@@ -68,7 +68,7 @@ class PartitionState:
     """
 
     parcels: Parcels = field(default_factory=dict)  # type: ignore[assignment]
-    eta: EtaModel = field(default_factory=EtaModel)
+    eta: EtaModel = field(default_factory=lambda: EtaModel(feature_refit_every=1000))
     gaps: GapModel = field(default_factory=GapModel)
     carrier_etas: CarrierEtaScores = field(default_factory=CarrierEtaScores)
     # Pending checks of the windows given (tracking/eta_checks.py): derived, not persisted.
@@ -276,8 +276,9 @@ def _refresh_eta(part: PartitionState, state: ParcelState, late_threshold: float
                 if milestone == "picked_up" and part.eta.features.beta is not None
                 else None
             )
+            lane = lane_of(state)
             prediction = part.eta.predict(
-                lane_of(state), milestone, reached, state.promised_delivery_ms, features
+                lane, milestone, reached, state.promised_delivery_ms, features
             )
             if prediction is not None:
                 state.eta_ms, state.eta_low_ms = prediction.eta_ms, prediction.low_ms
@@ -287,8 +288,8 @@ def _refresh_eta(part: PartitionState, state: ParcelState, late_threshold: float
                     prediction.p_late is not None and prediction.p_late >= late_threshold
                 )
                 state.eta_source = "ours"
-                part.checks.given(state.tracking_number, milestone, lane_of(state), prediction,
-                                  part.eta, reached)  # fmt: skip
+                part.checks.given(state.tracking_number, milestone, lane, prediction, part.eta,
+                                  reached)  # fmt: skip
             break
     ours = state.eta_ms if state.eta_source == "ours" else None
     if state.carrier_eta_ms is not None and (
