@@ -272,7 +272,7 @@ def test_a_later_milestone_replaces_the_window_and_settles_what_it_passed() -> N
     process_batch(part, [scan("P5", "a", "picked_up", T0)], [shipment("P5", T0 + 9 * DAY_MS)],
                   now_ms=T0, policy=policy)  # fmt: skip
     first = part.checks.windows["P5"]
-    low, mid, _ = first[5:8]
+    low, mid, _ = first[5]
     # Departed between the window's low end and its median: the low check passed undelivered.
     at = (low + mid) // 2
     departed = scan("P5", "b", "in_transit", at, Reason.DEPARTED_FACILITY.value)
@@ -281,4 +281,4 @@ def test_a_later_milestone_replaces_the_window_and_settles_what_it_passed() -> N
     assert part.eta.calibration.exponents[("picked_up", first[4])][2] == 1.0
     assert ("picked_up", "acme") not in part.eta.calibration.paces
     second = part.checks.windows["P5"]
-    assert (second[1], second[-1]) == ("departed_origin", 0) and second[5] > at
+    assert (second[1], second[-1]) == ("departed_origin", 0) and second[5][0] > at
