@@ -25,6 +25,9 @@ setup: $(STAMP) ## venv with the package and dev tools, Kafka jars, ClickHouse s
 	@$(KAFKA) fetch
 	@$(CLICKHOUSE) install
 
+test-tools: setup ## what only the suite needs: prometheus, docker-compose, helm, Chromium
+	@deploy/toolchain.sh install
+
 kafka-up: $(STAMP) ## start the local single-node Kafka (reuses one already answering)
 	@$(KAFKA) up
 
@@ -35,7 +38,7 @@ demo: setup ## set up, start Kafka, run worker + simulator ($(PARCELS) parcels),
 	@$(KAFKA) up
 	$(PY) -m pipeline.cli demo --parcels $(PARCELS)
 
-test: setup ## set up and run the whole suite (starts and stops Kafka and ClickHouse itself)
+test: test-tools ## set up and run the whole suite (starts and stops Kafka and ClickHouse itself)
 	@was_up=0; $(KAFKA) status >/dev/null 2>&1 && was_up=1; \
 	$(KAFKA) up || exit 1; \
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
@@ -45,11 +48,11 @@ test: setup ## set up and run the whole suite (starts and stops Kafka and ClickH
 test-unit: $(STAMP) ## unit and property tests only (no broker needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: setup ## integration tests on the real broker and ClickHouse engines
+test-integration: test-tools ## integration and browser tests on the real broker and engines
 	@$(KAFKA) up
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest tests/integration tests/browser $(PYTEST_ARGS)
 
-test-faults: setup ## fault suite: broker/ClickHouse outages, kill -9, poison, webhook fuzz (~8 min)
+test-faults: test-tools ## fault suite: broker/ClickHouse outages, kill -9, poison, webhook fuzz (~8 min)
 	$(PY) -m pytest tests/faults --durations=0 $(PYTEST_ARGS)
 
 bench: setup ## throughput: pipeline vs plain confluent-kafka passthrough on the same data
@@ -73,4 +76,4 @@ typecheck: $(STAMP) ## mypy
 clean: kafka-down ## remove local state (Kafka data, chDB, reports) but keep the venv
 	rm -rf .state
 
-.PHONY: help setup kafka-up kafka-down demo test test-unit test-integration test-faults bench bench-scale eval-eta lint typecheck clean
+.PHONY: help setup test-tools kafka-up kafka-down demo test test-unit test-integration test-faults bench bench-scale eval-eta lint typecheck clean

@@ -22,9 +22,12 @@ from multiprocessing.process import BaseProcess
 from typing import Any, cast
 
 import faust
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline import metrics
+from pipeline.api.reader import LiveState
+from pipeline.api.server import LookupApi, link_secret
 from pipeline.health import Health, Stopping
 from pipeline.runtime import process as runtime
 from pipeline.runtime.common import InputMessage, StepStats
@@ -48,6 +51,7 @@ class ParcelstreamApp(faust.App):
     runtime: ProcessPoolExecutor | None = None  # the keyed steps: track, orders, ticks
     parser: ProcessPoolExecutor | None = None  # the parse step
     sink: BaseProcess | None = None
+    api: web.AppRunner | None = None  # the lookup API and tracking pages
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
@@ -72,6 +76,8 @@ class ParcelstreamApp(faust.App):
                 target=sink_child, args=(os.getpid(), health), name="parcelstream-sink"
             )
             self.sink.start()
+        if settings.api_enabled:
+            self.api = await _start_api(self)
 
     async def on_stop(self) -> None:
         """SIGTERM: end every wait for Kafka or ClickHouse, stop the sink, then let Faust stop
@@ -81,6 +87,8 @@ class ParcelstreamApp(faust.App):
         threading.Thread(target=_exit_after, args=(settings.shutdown_seconds,), daemon=True).start()
         if self.sink is not None:
             await asyncio.get_running_loop().run_in_executor(None, _join, self.sink, 10.0)
+        if self.api is not None:
+            await self.api.cleanup()
         await super().on_stop()
 
 
@@ -97,8 +105,10 @@ app = ParcelstreamApp(
     broker_session_timeout=settings.session_timeout,
     broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
     web_port=settings.web_port,
-    web_host="127.0.0.1",
+    web_host=settings.web_host,
     datadir=str(settings.state_dir / "faust"),
+    # Members learn each other's URL from the assignment; the lookup API routes by it.
+    canonical_url=settings.api_base_url,
 )
 
 raw_topic = app.topic(RAW.topic(settings), value_serializer="raw", key_serializer="raw")
@@ -116,6 +126,39 @@ order_updates_topic = app.topic(
 )
 
 
+async def _start_api(faust_app: ParcelstreamApp) -> web.AppRunner:
+    """Serve the lookup API beside Faust's web views, on its own port (public, where the
+    views are not). A partition another member owns is read from that member."""
+    own = settings.api_base_url
+    seen: list[Any] = [None, {}]  # the distribution last read, and its owners by partition
+
+    def owners() -> dict[tuple[str, int], str]:
+        # PartitionAssignorT does not declare it; faust.assignor.PartitionAssignor has it.
+        distribution = faust_app.assignor.external_topic_distribution  # type: ignore[attr-defined]
+        if distribution is not seen[0]:  # a rebalance replaced it
+            seen[:] = [distribution, {
+                (topic, partition): url.rstrip("/")
+                for url, tps in distribution.items()
+                for topic, partitions in tps.items()
+                for partition in partitions
+            }]  # fmt: skip
+        return seen[1]  # type: ignore[no-any-return]
+
+    def owner(topic: str, partition: int) -> str | None:
+        url = owners().get((topic, partition))
+        return None if url is None or url == own else url
+
+    def others() -> list[str]:
+        return sorted(set(owners().values()) - {own})
+
+    lookup = LookupApi(settings, LiveState(settings), link_secret(settings), owner, others)
+    runner = web.AppRunner(lookup.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+    log.info("lookup API on %s (tracking pages at %s/t/...)", own, settings.api_links_url)
+    return runner
+
+
 def _exit_after(seconds: float) -> None:
     time.sleep(seconds)
     log.error("not stopped after %.0fs; exiting without committing", seconds)
@@ -131,6 +174,7 @@ def _join(process: BaseProcess, timeout: float) -> None:
 
 
 metrics.watch_health(health)
+metrics.watch_lag(metrics.faust_lag(app))
 
 
 def _inputs(events: Any) -> list[InputMessage]:
@@ -199,6 +243,7 @@ async def check_deadlines() -> None:
     """Silence is news: parcels whose stuck/late/expiry deadline passed with no scan."""
     if app.runtime is not None:
         await _in_runtime(runtime.tick)
+        metrics.observe_state(await _in_runtime(runtime.state_sizes))
 
 
 @app.on_partitions_revoked.connect

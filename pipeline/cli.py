@@ -1,4 +1,5 @@
-"""`parcelstream` command line: worker, sink, topics, migrate, webhook, import, detect.
+"""`parcelstream` command line: worker, sink, topics, migrate, webhook, import, detect, and the
+lookup API's api-key, link and openapi.
 
 The development tools (simulate, demo, report, bench) add their sub-commands from `tools.cli`
 when that package is installed beside the pipeline; a deployment without it has none of them.
@@ -7,6 +8,7 @@ when that package is installed beside the pipeline; a deployment without it has 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -102,6 +104,54 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return detect_main(args.numbers)
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from pipeline.api.reader import LiveState
+    from pipeline.api.server import LookupApi, link_secret
+
+    settings = get_settings()
+    lookup = LookupApi(settings, LiveState(settings), link_secret(settings))
+    print(f"lookup API over {settings.stores_dir} (read-only) on {settings.api_base_url}")
+    web.run_app(lookup.app(), host=settings.api_host, port=settings.api_port, print=None)
+    return 0
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    from pipeline.api.auth import hash_key, new_key
+
+    key = new_key()
+    refs = args.refs.split(",") if args.refs else "*"
+    entry = {"name": args.name, "sha256": hash_key(key), "customer_refs": refs}
+    print(f"key (give it to {args.name}; it is not stored anywhere): {key}")
+    print(f"PARCELSTREAM_API_KEYS entry: {json.dumps(entry)}")
+    return 0
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    from pipeline.api.auth import LinkSigner
+    from pipeline.api.server import link_secret
+
+    settings = get_settings()
+    signer = LinkSigner(link_secret(settings), settings.api_link_days)
+    kind, path = ("o", "o") if args.order else ("p", "t")
+    for ident in args.ids:
+        print(f"{settings.api_links_url}/{path}/{signer.sign(kind, ident)}")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from pipeline.api.server import openapi_json
+
+    text = openapi_json()
+    if args.write:
+        args.write.write_text(text)
+        print(f"wrote {args.write}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parcelstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +187,28 @@ def main(argv: list[str] | None = None) -> int:
     # "*", not "+": detect_main owns the no-argument case (its usage line, exit code 2)
     found.add_argument("numbers", nargs="*", metavar="TRACKING", help="tracking numbers")
     found.set_defaults(func=cmd_detect)
+
+    sub.add_parser(
+        "api",
+        help="serve the lookup API from this machine's state stores alone (read-only; "
+        "workers serve it themselves)",
+    ).set_defaults(func=cmd_api)
+
+    key = sub.add_parser("api-key", help="make a lookup API key and its configuration entry")
+    key.add_argument("name", help="who the key is for")
+    key.add_argument(
+        "--refs", help="customer references it may read, comma-separated (default: all)"
+    )
+    key.set_defaults(func=cmd_api_key)
+
+    link = sub.add_parser("link", help="print signed tracking links (parcels, or --order)")
+    link.add_argument("ids", nargs="+", metavar="ID", help="tracking numbers or order ids")
+    link.add_argument("--order", action="store_true", help="the ids are order ids")
+    link.set_defaults(func=cmd_link)
+
+    doc = sub.add_parser("openapi", help="print the lookup API's OpenAPI document")
+    doc.add_argument("--write", type=Path, help="write it to this file (docs/openapi.json)")
+    doc.set_defaults(func=cmd_openapi)
 
     try:
         from tools.cli import add_commands

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
@@ -38,6 +39,32 @@ class Health:
             context = multiprocessing.get_context("spawn")
         self._since = {name: context.Value("d", 0.0) for name in DEPENDENCIES}
         self._stop = context.Event()
+        self._restoring = context.Value("d", 0.0)  # changelog messages left to restore
+
+    @contextmanager
+    def restoring(self, start: int, end: int) -> Iterator[Callable[[int], None]]:
+        """Count a restore of changelog offsets start..end into the messages left to restore
+        (the recovery-progress metric): yields the callback that takes the offset reached;
+        whatever happens, what is left of this restore is taken off at the end."""
+        reached = start
+
+        def progress(offset: int) -> None:
+            nonlocal reached
+            self._add_restoring(reached - offset)
+            reached = offset
+
+        self._add_restoring(end - start)
+        try:
+            yield progress
+        finally:
+            self._add_restoring(reached - end)
+
+    def _add_restoring(self, delta: float) -> None:
+        with self._restoring.get_lock():  # restores of several partitions run in threads
+            self._restoring.value = max(0.0, self._restoring.value + delta)
+
+    def restore_remaining(self) -> float:
+        return float(self._restoring.value)
 
     # -- read by /health and the metrics ---------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.api.config import ApiKey, Brand
 from tracking.exceptions import ExceptionPolicy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -115,8 +116,49 @@ class Settings(BaseSettings):
         20_000, ge=100, description="Decoded parcels kept in memory per partition (hot set)."
     )
 
+    # Lookup API and tracking pages (pipeline/api), served by every worker
+    api_enabled: bool = Field(True, description="Serve the lookup API and tracking pages.")
+    api_host: str = Field("127.0.0.1", description="API bind address (0.0.0.0 in a container).")
+    api_port: int = Field(8090, description="API port.")
+    api_url: str | None = Field(
+        None,
+        description="How the other workers reach this one's API (routing to a partition's "
+        "owner); default http://<api_host>:<api_port>.",
+    )
+    api_public_url: str | None = Field(
+        None, description="Base URL of tracking links shoppers open; default the api_url."
+    )
+    api_keys: list[ApiKey] = Field(
+        default_factory=list,
+        description='Merchants\' keys, JSON: [{"name": "acme", "sha256": "<hex>", '
+        '"customer_refs": ["CUST-1"] or "*"}]; `parcelstream api-key NAME` makes one.',
+    )
+    api_link_secret: SecretStr | None = Field(
+        None,
+        description="HMAC secret of tracking links, the same on every worker; unset = one "
+        "generated into <state_dir>/api-link-secret (a single machine only).",
+    )
+    api_link_days: float = Field(90.0, gt=0, description="Days a tracking link stays valid.")
+    api_lookup_max_failures: int = Field(
+        5, ge=1, description="Wrong order lookups per client before it must wait."
+    )
+    api_lookup_window_seconds: float = Field(
+        900.0, gt=0, description="The window those failures are counted in."
+    )
+    api_brands: dict[str, Brand] = Field(
+        default_factory=dict,
+        description='Tracking-page brands, JSON: {"default": {...}, "<customer_ref>": '
+        '{"name": ..., "logo_svg": "<svg ...>", "colour": "#rrggbb", "support": ...}}.',
+    )
+
     # Worker
     web_port: int = Field(6066, description="Faust web views (/health, /metrics, stats).")
+    web_host: str = Field(
+        "127.0.0.1", description="Bind address of the worker's web views; 0.0.0.0 in a container."
+    )
+    sink_metrics_port: int | None = Field(
+        None, description="Port of the sink process's own /metrics; unset = web_port + 1."
+    )
     shutdown_seconds: float = Field(
         30.0, gt=0, description="SIGTERM to exit, at most, in any outage."
     )
@@ -137,6 +179,14 @@ class Settings(BaseSettings):
     def state_retention_ms(self) -> int | None:
         days = self.state_retention_days
         return None if days is None else int(days * 86_400_000)
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.api_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    @property
+    def api_links_url(self) -> str:
+        return (self.api_public_url or self.api_base_url).rstrip("/")
 
     @property
     def stores_dir(self) -> Path:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 from hypothesis import HealthCheck, settings
 
 from pipeline.settings import Settings
@@ -49,7 +50,29 @@ def kafka_bootstrap() -> str:
 
 @pytest.fixture
 def run_settings(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Settings]:
-    """Settings with fresh topics, consumer group and chDB directory for one test."""
+    """Settings with fresh topics, consumer group and chDB directory for one test; its topics
+    are deleted after it."""
+    settings = fresh_settings(kafka_bootstrap, tmp_path)
+    yield settings
+    drop_topics(settings)
+
+
+def drop_topics(settings: Settings) -> None:
+    """Delete a run's topics (its prefix's and its Faust app's). A suite leaves thousands of
+    partitions behind otherwise, and a developer's long-lived broker slows down under them."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    mine = [
+        name
+        for name in admin.list_topics(timeout=30).topics
+        if name.startswith((f"{settings.topic_prefix}.", f"{settings.app_id}-"))
+    ]
+    if mine:
+        for future in admin.delete_topics(mine, operation_timeout=30).values():
+            future.result()
+
+
+def fresh_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    """Settings with fresh topics (created), consumer group, chDB directory and ports."""
     run = uuid.uuid4().hex[:10]
     settings = Settings(
         kafka_bootstrap=kafka_bootstrap,
@@ -59,10 +82,11 @@ def run_settings(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Settings]:
         chdb_path=tmp_path / "chdb",
         clickhouse_database=f"test_{run}",
         web_port=free_port(),
+        api_port=free_port(),
         batch_within=0.2,
     )
     ensure_topics(settings)
-    yield settings
+    return settings
 
 
 @pytest.fixture(scope="session")

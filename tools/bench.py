@@ -6,6 +6,10 @@ run on the same pre-filled raw topic (the machines are noisy, so only same-run r
 - pipeline: a real `parcelstream worker` (Faust) from its consumer group becoming stable
   until its committed offsets reach the end of raw, events and shipments: parse, normalize,
   dedup, parcel state + changelog, notifications and ClickHouse (chDB) inserts included.
+- lookup: then, with that worker's parcels in state, its lookup API under load
+  (tools/bench_lookup.py).
+- latency: a steady feed at 50 % of the pipeline's rate just measured, p50/p95/p99 of raw
+  `received_at` -> notification acknowledged (tools/bench_latency.py), ~30 s.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ import time
 
 from confluent_kafka import Consumer
 
+from pipeline.api.auth import hash_key
+from pipeline.api.config import ApiKey
 from pipeline.codec import AvroCodec
 from pipeline.ingestion.publisher import Publisher
 from pipeline.kafka_io import BatchProducer
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import RAW, ensure_topics
+from tools.bench_latency import run_latency
+from tools.bench_lookup import BENCH_KEY, lookup_bench_line
 from tools.bench_parsers import run_parser_bench
 from tools.bench_stages import print_stage_costs
 from tools.drain import wait_drained
@@ -65,7 +73,8 @@ def run_bench(parcels: int, seed: int) -> int:
     print("connector parse throughput (one core, golden fixtures):")
     run_parser_bench()
     print()
-    run_id, settings = fresh_run(get_settings(), "bench", commit_interval=0.5)
+    bench_key = ApiKey(name="bench", sha256=hash_key(BENCH_KEY))
+    run_id, settings = fresh_run(get_settings(), "bench", commit_interval=0.5, api_keys=[bench_key])
     ensure_topics(settings)
     simulation = simulate(parcels, seed)
     manifest = simulation.manifest
@@ -84,6 +93,8 @@ def run_bench(parcels: int, seed: int) -> int:
     try:
         wait_drained(settings, timeout=1800, poll=0.2, alive=worker.alive)
         pipe_seconds = time.perf_counter() - started
+        lookup = [shipment["tracking_number"] for shipment in simulation.shipments]
+        lookup_line = lookup_bench_line(settings, lookup)
     finally:
         worker.stop()
 
@@ -103,6 +114,10 @@ def run_bench(parcels: int, seed: int) -> int:
         f"state, changelog, notifications and ClickHouse inserts, measured up to the last "
         f"offset commit)"
     )
+    print(lookup_line)
     print()
     print_stage_costs(simulation, int(time.time() * 1000))
+    print()
+    # Latency at a load the pipeline keeps up with: half the maximum just measured.
+    print(run_latency(get_settings(), 0.5 * scans / pipe_seconds).line())
     return 0

@@ -1,5 +1,5 @@
 """The development tools' sub-commands of `parcelstream`: simulate, report, demo, bench,
-bench-scale."""
+bench-latency, bench-scale."""
 
 from __future__ import annotations
 
@@ -56,6 +56,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args.parcels, args.seed)
 
 
+def cmd_bench_latency(args: argparse.Namespace) -> int:
+    from pipeline.settings import get_settings
+    from tools.bench_latency import run_latency
+
+    print(run_latency(get_settings(), args.rate, args.seconds, args.seed).line())
+    return 0
+
+
 def cmd_bench_scale(args: argparse.Namespace) -> int:
     from tools.bench_scale import run_bench_scale
 
@@ -85,6 +93,12 @@ def add_commands(sub: Any) -> None:
     bench.add_argument("--parcels", type=int, default=20000)
     bench.add_argument("--seed", type=int, default=11)
     bench.set_defaults(func=cmd_bench)
+
+    latency = sub.add_parser("bench-latency", help="raw -> notification latency at a steady rate")
+    latency.add_argument("--rate", type=float, required=True, help="scans per second")
+    latency.add_argument("--seconds", type=float, default=30.0)
+    latency.add_argument("--seed", type=int, default=17)
+    latency.set_defaults(func=cmd_bench_latency)
 
     scale = sub.add_parser("bench-scale", help="parcel stage with millions of parcels in state")
     scale.add_argument("--parcels", type=int, default=2_000_000)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -34,7 +33,9 @@ from tools.sim_scan import (
     compact_json,
     control_id,
     describe,
+    estimate_after,
     intended,
+    off_midnight,
     offset_text,
     speaks,
     wall_time,
@@ -83,41 +84,20 @@ def _generic(carrier: str, scans: Sequence[SimScan]) -> bytes:
     return compact_json({"carrier": carrier, "events": [event(s) for s in scans]})
 
 
-# Hours a simulated FedEx plans from its newest scan to the delivery, by simulator code: the
-# simulator's mean step times (tools/simulator.py `_lifecycle`: hub legs 4-20 h + 1-6 h, one to
-# four hubs, then arrival, out for delivery and delivery, each step x0.6-1.6), rounded. What a
-# carrier knows of its own network, not of this parcel's luck. No plan, no estimate: FedEx shows
-# estimatedDeliveryTimeWindow while a parcel is on its way (developer.fedex.com Track API v1),
-# not before pickup, after delivery or while it is held (SE).
-_FEDEX_PLAN_HOURS = {"PU": 71.0, "AF": 45.0, "DF": 41.0, "AD": 16.0, "OD": 4.0, "FA": 16.0,
-                     "DY": 28.0, "CH": 40.0, "CC": 28.0}  # fmt: skip
 _FEDEX_WINDOW = timedelta(hours=4)
-_HALF_HOUR = 1800
 
 
 def _fedex_window(newest: SimScan) -> dict[str, Any] | None:
-    """The estimatedDeliveryTimeWindow FedEx would show after `newest`: its plan plus an error
-    seeded by the parcel (a bias per parcel, 3 h) and the scan (2 h), as a 4-hour window
-    ending at the estimate (the connector reads a window's end as the estimate), on half
-    hours, at the scan's UTC offset so the bounds are exact."""
-    plan = _FEDEX_PLAN_HOURS.get(newest.code)
-    if plan is None:
+    """The estimatedDeliveryTimeWindow FedEx would show after `newest` (`estimate_after`), as a
+    4-hour window ending at the estimate (the connector reads a window's end as the estimate),
+    at the scan's UTC offset so the bounds are exact."""
+    estimate = estimate_after("fedex", newest)
+    if estimate is None:
         return None
-    parcel = random.Random(newest.tracking_number)  # str seeds are stable across runs
-    scan = random.Random(f"{newest.tracking_number}|{newest.code}|{newest.at.isoformat()}")
-    hours = plan + parcel.gauss(0.0, 3.0) + scan.gauss(0.0, 2.0)
-    end_s = int((newest.at + timedelta(hours=max(hours, 0.5))).timestamp())
-    end_s -= end_s % _HALF_HOUR
     zone = timezone(timedelta(hours=newest.utc_offset_hours if newest.zone_given else 0))
-    end = datetime.fromtimestamp(end_s, zone)
-    begin = end - _FEDEX_WINDOW
-    # FedEx writes a day-definite commitment as local midnight and the connector reads a bound
-    # at 00:00:00 as that day at noon: a simulated window never starts or ends at midnight.
-    if end.hour == end.minute == 0:
-        end += timedelta(minutes=30)
-    if begin.hour == begin.minute == 0:
-        begin += timedelta(minutes=30)
-    return {"window": {"begins": begin.isoformat(), "ends": end.isoformat()},
+    end = estimate.astimezone(zone)
+    begin = off_midnight(end - _FEDEX_WINDOW)
+    return {"window": {"begins": begin.isoformat(), "ends": off_midnight(end).isoformat()},
             "type": "ESTIMATED_DELIVERY"}  # fmt: skip
 
 
@@ -175,11 +155,31 @@ def _ups(carrier: str, scans: Sequence[SimScan]) -> bytes:
             found["gmtOffset"] = _offset(wall)
         return found
 
-    shipments = [{"inquiryNumber": number,
-                  "package": [{"trackingNumber": number,
-                               "activity": [activity(s) for s in group]}]}
+    def package(number: str, group: list[SimScan]) -> dict[str, Any]:
+        found = {"trackingNumber": number, "activity": [activity(s) for s in group]}
+        return {**found, **_ups_delivery(group[0])}  # the newest scan in this response
+
+    shipments = [{"inquiryNumber": number, "package": [package(number, group)]}
                  for number, group in by_parcel(scans, newest_first=True)]  # fmt: skip
     return compact_json({"trackResponse": {"shipment": shipments}})
+
+
+_UPS_WINDOW = timedelta(hours=2)
+
+
+def _ups_delivery(newest: SimScan) -> dict[str, Any]:
+    """Package.deliveryDate (SDD, the scheduled day) and deliveryTime (EDW, the estimated
+    window on that day, ending at the estimate), as UPS shows them while a package is on its
+    way. No packageAddress is sent, so the parser reads both in UTC (connectors/ups.py), and
+    they are written in UTC; a window never starts before its day."""
+    estimate = estimate_after("ups", newest)
+    if estimate is None:
+        return {}
+    end = off_midnight(estimate)
+    begin = max(end - _UPS_WINDOW, end.replace(hour=0, minute=0, second=0))
+    return {"deliveryDate": [{"type": "SDD", "date": f"{end:%Y%m%d}"}],
+            "deliveryTime": {"type": "EDW", "startTime": f"{begin:%H%M%S}",
+                             "endTime": f"{end:%H%M%S}"}}  # fmt: skip
 
 
 def _usps(carrier: str, scans: Sequence[SimScan]) -> bytes:
@@ -203,8 +203,23 @@ def _usps(carrier: str, scans: Sequence[SimScan]) -> bytes:
             found["GMTOffset"] = _offset(wall, pad=False)
         return found
 
-    return compact_json([{"trackingNumber": number, "trackingEvents": [event(s) for s in group]}
-                  for number, group in by_parcel(scans, newest_first=True)])  # fmt: skip
+    return compact_json([{"trackingNumber": number, "trackingEvents": [event(s) for s in group],
+                          **_usps_prediction(group[0])}
+                         for number, group in by_parcel(scans, newest_first=True)])  # fmt: skip
+
+
+def _usps_prediction(newest: SimScan) -> dict[str, Any]:
+    """predictedDeliveryDate and its window (USPS's forecast), clock times on that day. No
+    destination fields are sent, so the parser reads them in UTC (connectors/usps.py), and they
+    are written in UTC; a window never starts before its day."""
+    estimate = estimate_after("usps", newest)
+    if estimate is None:
+        return {}
+    end = off_midnight(estimate)  # a window ending at 00:00 would hold nothing of its day
+    begin = max(end - _UPS_WINDOW, end.replace(hour=0, minute=0, second=0))
+    return {"predictedDeliveryDate": f"{end:%Y-%m-%d}",
+            "predictedDeliveryWindowStartTime": f"{begin:%H:%M}",
+            "predictedDeliveryWindowEndTime": f"{end:%H:%M}"}  # fmt: skip
 
 
 # AT7-07 time codes for the offsets the simulator uses: US standard-time codes, UT, and the
@@ -236,6 +251,13 @@ def _x12(carrier: str, scans: Sequence[SimScan]) -> bytes:
             body += [f"LX*{loop}",
                      f"AT7*{status}*{reason or 'NS'}***{wall_time(s):%Y%m%d*%H%M%S}*{_x12_zone(s)}",
                      f"MS1*{place}"]  # fmt: skip
+        # AT7-01 AG "estimated delivery", in a loop of its own, at the newest scan's zone code
+        estimate = estimate_after("x12_214", group[-1])
+        if estimate is not None:
+            hours = group[-1].utc_offset_hours if group[-1].zone_given else 0
+            local = estimate.astimezone(timezone(timedelta(hours=hours)))
+            body += [f"LX*{len(group) + 1}",
+                     f"AT7*AG*NS***{local:%Y%m%d*%H%M%S}*{_x12_zone(group[-1])}"]  # fmt: skip
         segments += [*body, f"SE*{len(body) + 1}*{number:04d}"]
     segments += [f"GE*{len(parcels)}*{control}", f"IEA*1*{control:09d}"]
     return ("~\n".join(segments) + "~\n").encode("ascii", errors="replace")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -27,6 +27,8 @@ from tools.sim_scan import (
     civil_time,
     compact_json,
     describe,
+    estimate_after,
+    off_midnight,
     wall_time,
 )
 
@@ -72,8 +74,25 @@ def dhl(carrier: str, scans: Sequence[SimScan]) -> bytes:
         events = [event(s) for s in group]
         # the shipment-level status repeats the newest event; the parser must not count it twice
         service = "express" if group[0].zone_given else "parcel-de"
-        shipments.append({"id": number, "service": service, "status": events[0], "events": events})
+        shipment = {"id": number, "service": service, "status": events[0], "events": events}
+        shipments.append({**shipment, **_dhl_estimate(group[0])})
     return compact_json({"shipments": shipments})
+
+
+_DHL_FRAME = timedelta(hours=4)
+
+
+def _dhl_estimate(newest: SimScan) -> dict[str, Any]:
+    """estimatedTimeOfDelivery and the estimatedDeliveryTimeFrame ending at it, with the newest
+    scan's offset (UTC's when it has none): exact whatever zone the parser would assume."""
+    estimate = estimate_after("dhl", newest)
+    if estimate is None:
+        return {}
+    zone = timezone(timedelta(hours=newest.utc_offset_hours if newest.zone_given else 0))
+    end = off_midnight(estimate.astimezone(zone))
+    return {"estimatedTimeOfDelivery": end.isoformat(),
+            "estimatedDeliveryTimeFrame": {"estimatedFrom": (end - _DHL_FRAME).isoformat(),
+                                           "estimatedThrough": end.isoformat()}}  # fmt: skip
 
 
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -82,8 +101,25 @@ _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 def _postnl_timestamp(scan: SimScan) -> str:
     """Dutch clock time without a zone, wherever the scan was; in the repeated autumn hour the
     ISO form (which the updated-shipments call writes, and the parser reads) with its offset."""
-    local, alone = civil_time(scan, _AMSTERDAM)
-    return f"{local:%d-%m-%Y %H:%M:%S}" if alone else local.isoformat()
+    return _dutch_time(scan.at)
+
+
+def _dutch_time(moment: datetime) -> str:
+    local = moment.replace(microsecond=0).astimezone(_AMSTERDAM)
+    return f"{local:%d-%m-%Y %H:%M:%S}" if local.fold == 0 else local.isoformat()
+
+
+_POSTNL_WINDOW = timedelta(hours=2)
+
+
+def _postnl_expectation(newest: SimScan) -> dict[str, Any]:
+    """Expectation: PostNL's delivery window, in Dutch clock time like its events (no address
+    is sent, so the parser reads it in Amsterdam's zone)."""
+    estimate = estimate_after("postnl", newest)
+    if estimate is None:
+        return {}
+    return {"Expectation": {"ETAFrom": _dutch_time(estimate - _POSTNL_WINDOW),
+                            "ETATo": _dutch_time(estimate)}}  # fmt: skip
 
 
 def _depot(scan: SimScan) -> str:
@@ -114,7 +150,8 @@ def postnl(carrier: str, scans: Sequence[SimScan]) -> bytes:
         shipments.append({"MainBarcode": number, "Barcode": number,
                           "Event": [event(s) for s in group],
                           "Status": {"TimeStamp": _postnl_timestamp(group[-1]),
-                                     "StatusCode": status, "StatusDescription": text}})  # fmt: skip
+                                     "StatusCode": status, "StatusDescription": text},
+                          **_postnl_expectation(group[-1])})  # fmt: skip
     # one shipment is sent as an object, several as a list
     return compact_json({"CompleteStatus": {"Shipment": shipments[0] if len(shipments) == 1
                                             else shipments}})  # fmt: skip
@@ -171,8 +208,13 @@ def _occurrence(scan: SimScan, prefix: str) -> str:
 
 def _detail(number: str, group: Sequence[SimScan], prefix: str, attributes: str = "") -> str:
     events = "\n".join(_occurrence(s, prefix) for s in group)
+    # The service standard's expected day; no destination-postal-id is sent, so the parser
+    # takes the date as noon UTC (connectors/canadapost.py), and it is the UTC day written.
+    estimate = estimate_after("canadapost", group[0])  # the newest scan in this response
+    tag = f"{prefix}expected-delivery-date"
+    expected = "" if estimate is None else f"<{tag}>{estimate:%Y-%m-%d}</{tag}>"
     return (f"<{prefix}tracking-detail{attributes}><{prefix}pin>{escape(number)}</{prefix}pin>"
-            f"<{prefix}significant-events>\n{events}\n</{prefix}significant-events>"
+            f"{expected}<{prefix}significant-events>\n{events}\n</{prefix}significant-events>"
             f"</{prefix}tracking-detail>")  # fmt: skip
 
 

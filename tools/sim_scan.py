@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from typing import Any
 
@@ -34,7 +35,9 @@ __all__ = [
     "compact_json",
     "control_id",
     "describe",
+    "estimate_after",
     "intended",
+    "off_midnight",
     "offset_text",
     "speaks",
     "wall_time",
@@ -189,3 +192,41 @@ def control_id(scans: Sequence[SimScan], digits: int) -> str:
     """A bundle's transaction/control id: derived from its scans, so re-runs are byte-equal."""
     key = "|".join(f"{s.tracking_number}@{s.at.isoformat()}" for s in scans)
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()[:digits]
+
+
+# Hours a simulated carrier plans from its newest scan to the delivery, by simulator code: the
+# simulator's mean step times (tools/simulator.py `_lifecycle`: hub legs 4-20 h + 1-6 h, one to
+# four hubs, then arrival, out for delivery and delivery, each step x0.6-1.6), rounded. What a
+# carrier knows of its own network, not of this parcel's luck. No plan, no estimate: carriers
+# show an estimate while a parcel is on its way (FedEx estimatedDeliveryTimeWindow, developer.
+# fedex.com Track API v1; likewise the others' fields), not before pickup, after delivery or
+# while it is held.
+PLAN_HOURS = {"PU": 71.0, "AF": 45.0, "DF": 41.0, "AD": 16.0, "OD": 4.0, "FA": 16.0,
+              "DY": 28.0, "CH": 40.0, "CC": 28.0}  # fmt: skip
+# Payload format -> (hours of error per parcel, per scan), standard deviations: how far off each
+# simulated carrier's estimates are. A judgement so that carriers differ in the demo report (a
+# live forecast closer than a network schedule), not a measurement of the real carriers.
+ETA_ERROR_HOURS = {"fedex": (3.0, 2.0), "ups": (4.0, 2.5), "usps": (5.0, 3.0),
+                   "dhl": (5.0, 3.0), "postnl": (2.0, 1.5), "canadapost": (6.0, 3.0),
+                   "x12_214": (8.0, 4.0)}  # fmt: skip
+_HALF_HOUR = 1800
+
+
+def estimate_after(payload_format: str, newest: SimScan) -> datetime | None:
+    """When the carrier expects the delivery after its `newest` scan (UTC, on a half hour), or
+    None when it shows no estimate then: its plan plus an error seeded by the parcel and by
+    the scan, so a re-run sends the same bytes."""
+    plan, error = PLAN_HOURS.get(newest.code), ETA_ERROR_HOURS.get(payload_format)
+    if plan is None or error is None:
+        return None
+    parcel = random.Random(newest.tracking_number)  # str seeds are stable across runs
+    scan = random.Random(f"{newest.tracking_number}|{newest.code}|{newest.at.isoformat()}")
+    hours = plan + parcel.gauss(0.0, error[0]) + scan.gauss(0.0, error[1])
+    end_s = int((newest.at + timedelta(hours=max(hours, 0.5))).timestamp())
+    return datetime.fromtimestamp(end_s - end_s % _HALF_HOUR, UTC)
+
+
+def off_midnight(moment: datetime) -> datetime:
+    """Carriers write a day they know no time for as that day's midnight, which the parsers
+    read as noon of that day: a simulated time bound never falls on a local midnight."""
+    return moment + timedelta(minutes=30) if moment.hour == moment.minute == 0 else moment

@@ -170,6 +170,7 @@ def simulate(parcels: int, seed: int = 7, now: datetime | None = None) -> Simula
         dest = rng.choice(REGIONS)
         count = min(parcels - made, rng.choices((1, 2, 3), (0.75, 0.18, 0.07))[0])
         is_return = count == 1 and made > 0 and rng.random() < 0.06
+        customer_ref = ""  # one customer places the order: its first parcel's draw
         for _ in range(count):
             made += 1
             carrier = rng.choice(CARRIERS)
@@ -180,11 +181,14 @@ def simulate(parcels: int, seed: int = 7, now: datetime | None = None) -> Simula
             src, dst = (dest, origin) if is_return else (origin, dest)
             scans, final = _lifecycle(rng, carrier, tn, start, src, dst)
             promise_days = {"expedited": 2, "standard": 5, "economy": 8}[service]
+            # drawn for every parcel, so the random sequence (every seed's feed) stays as it was
+            drawn = f"CUST-{rng.randint(1, parcels):06d}"
+            customer_ref = customer_ref or drawn
             shipments.append({
                 "order_id": order_id, "tracking_number": tn, "carrier": carrier,
                 "service_level": service,
                 "promised_delivery": int((start + timedelta(days=promise_days)).timestamp() * 1000),
-                "customer_ref": f"CUST-{rng.randint(1, parcels):06d}",
+                "customer_ref": customer_ref,
                 "customer_segment": segment,
                 "origin": {"city": src[2], "region": src[1], "postal_code": src[3],
                            "country": src[0]},

@@ -42,6 +42,7 @@ def fresh_run(base: Settings, kind: str, **overrides: object) -> tuple[str, Sett
             "app_id": f"{base.app_id}-{run_id}",
             "clickhouse_database": f"{base.clickhouse_database}_{run_id}",
             "web_port": free_port(),
+            "api_port": free_port(),
             **overrides,
         }
     )

@@ -10,11 +10,12 @@ tracking/state.py). Three rules, each a plain function:
   connectors/README.md "Carrier ETAs"), then the later time, so the result is a function of the
   set of estimates received, whatever their arrival order.
 * **First after pickup** (`mark_first_estimate`): the carrier's estimate current when the
-  parcel is first known to be picked up and not yet delivered, together with our own ETA at
-  that same moment (`ParcelState.eta_first_ms`). At delivery both are scored against the
-  actual time (`CarrierEtaScores.observe`): the same parcels, the same moment, so neither side
-  is flattered by estimates made on the doorstep (every carrier's last estimate is good). This
-  one is about what we knew when, so it follows arrival order by nature.
+  parcel is first known to be picked up (a milestone after pickup, or in transit) and not yet
+  delivered, together with our own ETA at that same moment (`ParcelState.eta_first_ms`). At
+  delivery both are scored against the actual time (`CarrierEtaScores.observe`): the same
+  parcels, the same moment, so neither side is flattered by estimates made on the doorstep
+  (every carrier's last estimate is good). This one is about what we knew when, so it follows
+  arrival order by nature.
 * **Choose by measured accuracy** (`CarrierEtaScores.prefers_carrier`): the parcel's ETA is the
   carrier's when, for that carrier, its first-after-pickup estimates have had the lower mean
   absolute error than ours over at least `MIN_SAMPLES` delivered parcels; and the carrier's
@@ -28,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from tracking.eta import ETA_MILESTONES
 from tracking.events import TrackingEta
+from tracking.shipments import is_stale
+from tracking.taxonomy import Status
 
 if TYPE_CHECKING:
     from tracking.state import ParcelState
@@ -51,6 +54,7 @@ KIND_RANK = {"promised": 0, "scheduled": 1, "estimated": 2, "appointment": 3}
 
 # Milestones that mean "picked up": the first one known starts the accuracy comparison.
 _AFTER_PICKUP = ETA_MILESTONES[1:]
+_IN_TRANSIT = Status.IN_TRANSIT.value
 
 
 def _order(received_at_ms: int, kind: str, at_ms: int, low: int, high: int) -> tuple[int, ...]:
@@ -60,7 +64,11 @@ def _order(received_at_ms: int, kind: str, at_ms: int, low: int, high: int) -> t
 def apply_carrier_eta(state: ParcelState, eta: TrackingEta) -> bool:
     """Take `eta` as the parcel's carrier estimate if it is the newest; True when it was.
 
-    Only the carrier_eta fields change: status, history and milestones never do."""
+    Only the carrier_eta fields change: status, history and milestones never do. An estimate
+    for another shipment than the one the state follows is not the parcel's (see
+    tracking/shipments.py)."""
+    if is_stale(state, eta.shipment_id):
+        return False
     new = _order(eta.received_at_ms, eta.kind, eta.estimated_at_ms, eta.window_start_ms,
                  eta.window_end_ms)  # fmt: skip
     if state.carrier_eta_ms is not None:
@@ -84,7 +92,12 @@ def mark_first_estimate(state: ParcelState) -> bool:
     if state.carrier_eta_first_ms is not None or state.carrier_eta_ms is None:
         return False
     milestones = state.milestones
-    if "delivered" in milestones or not any(m in milestones for m in _AFTER_PICKUP):
+    if "delivered" in milestones:
+        return False
+    # A carrier whose codes never say pickup (DHL's statusCode: pre-transit, transit, ...)
+    # tells it by having the parcel in transit.
+    moving = state.status == _IN_TRANSIT or any(m in milestones for m in _AFTER_PICKUP)
+    if not moving:
         return False
     state.carrier_eta_first_ms = state.carrier_eta_ms
     return True

@@ -26,6 +26,10 @@ class TrackingEvent:
     country: str
     raw_event_id: str
     source: str
+    # The carrier's id of the shipment (connectors.CarrierScan.shipment_id, FedEx
+    # trackingNumberUniqueId), "" when it gives none: which lifecycle of a reused tracking
+    # number the scan belongs to (tracking/state.py, "Shipments").
+    shipment_id: str = ""
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class TrackingEvent:
             },
             "raw_event_id": self.raw_event_id,
             "source": self.source,
+            "shipment_id": self.shipment_id,
         }
 
     @classmethod
@@ -69,6 +74,7 @@ class TrackingEvent:
             location["country"],
             record["raw_event_id"],
             record["source"],
+            record.get("shipment_id", ""),
         )
 
 
@@ -115,7 +121,11 @@ def to_columns(events: Sequence[TrackingEvent], etas: Sequence[TrackingEta] = ()
 
 
 def from_columns(batch: dict[str, Any]) -> list[TrackingEvent]:
-    return list(map(TrackingEvent, *(batch[column] for column in _COLUMNS)))
+    # A batch written before events carried a shipment id has no such column (MessagePack) or
+    # an empty one (Avro's default): the field's default fills it then.
+    shipment_ids = batch.get("shipment_id", ())
+    columns = _COLUMNS if len(shipment_ids) == len(batch["event_id"]) else _COLUMNS[:-1]
+    return list(map(TrackingEvent, *(batch[column] for column in columns)))
 
 
 def etas_from_columns(batch: dict[str, Any]) -> list[TrackingEta]:

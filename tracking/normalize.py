@@ -149,6 +149,7 @@ def normalize_payload(raw: dict[str, Any], normalizer: Normalizer) -> Normalized
                 scan.country,
                 raw_event_id,
                 source,
+                scan.shipment_id,
             )
         )
     etas = [

@@ -33,12 +33,13 @@ from tracking.notify import (
 )
 from tracking.orders import order_update
 from tracking.records import Notification, OrderParcelUpdate, ParcelException
-from tracking.state import ParcelState
-from tracking.taxonomy import TERMINAL
+from tracking.state import RESOLVED_LIMIT, ParcelState
+from tracking.taxonomy import TERMINAL, Status
 from tracking.timers import DeadlineHeap
 
 _DEFAULT_RULES = NotificationRules()
 _TERMINAL = frozenset(status.value for status in TERMINAL)
+_NEW_PARCEL = (Status.PENDING.value, "")
 
 
 class Parcels(Protocol):
@@ -133,7 +134,7 @@ def process_batch(
     rules = rules or _DEFAULT_RULES
     parcels = part.parcels
     out = BatchOutput()
-    before: dict[str, tuple[tuple[str, str], int, bool]] = {}
+    before: dict[str, tuple[tuple[str, str], int, bool, str]] = {}
 
     def state_of(tracking_number: str) -> ParcelState:
         state = parcels.get(tracking_number)
@@ -144,6 +145,7 @@ def process_batch(
                 (state.status, state.reason),
                 state.version,
                 "delivered" in state.milestones,
+                state.shipment_id,
             )
         return state
 
@@ -163,10 +165,15 @@ def process_batch(
             state.version += 1
             state.updated_at_ms = now_ms
 
-    for tracking_number, (status_before, version_before, was_delivered) in before.items():
+    for tracking_number, (status_before, version_before, was_delivered, followed) in before.items():
         state = parcels[tracking_number]
         if state.version == version_before:
             continue
+        if followed and state.shipment_id != followed:
+            # A new shipment under the number (tracking/shipments.py): the old lifecycle's
+            # exceptions end, and the new one is announced from its start.
+            _resolve_all(state, now_ms, out)
+            status_before, was_delivered = _NEW_PARCEL, False
         if not was_delivered and "delivered" in state.milestones:
             _learn(part, state)
         first = mark_first_estimate(state)
@@ -299,6 +306,12 @@ def _refresh_eta(part: PartitionState, state: ParcelState, late_threshold: float
     return ours
 
 
+def _resolve_all(state: ParcelState, now_ms: int, out: BatchOutput) -> None:
+    for kind in sorted(state.open_exceptions):
+        opened_at = state.open_exceptions.pop(kind)
+        out.exceptions.append(exception_record(state, kind, opened_at, now_ms, now_ms))
+
+
 def _update_exceptions(
     part: PartitionState, state: ParcelState, now_ms: int, policy: ExceptionPolicy, out: BatchOutput
 ) -> list[ParcelException] | None:
@@ -309,8 +322,12 @@ def _update_exceptions(
     if target.keys() == current.keys():
         return None
     opened = []
+    resolved = state.resolved_exceptions
     for kind in sorted(current.keys() - target.keys()):
-        out.exceptions.append(exception_record(state, kind, current.pop(kind), now_ms, now_ms))
+        opened_at = current.pop(kind)
+        out.exceptions.append(exception_record(state, kind, opened_at, now_ms, now_ms))
+        resolved.append((kind, opened_at, now_ms))
+    del resolved[:-RESOLVED_LIMIT]
     for kind in sorted(target.keys() - current.keys()):
         current[kind] = target[kind]
         record = exception_record(state, kind, target[kind], None, now_ms)

@@ -12,6 +12,9 @@ and failed attempts after it do count.
 
 Near-duplicate rule (tracking/history.py): two feeds' reports of one scan are one history entry,
 so a scan counts once whichever feeds report it.
+
+Shipments (tracking/shipments.py): under a reused tracking number, the state follows the most
+recently started shipment; an older shipment's scans are stored but not folded.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from tracking.events import TrackingEvent
 from tracking.history import HistoryEntry, may_echo, regroup
+from tracking.shipments import apply_by_shipment
 from tracking.taxonomy import PROGRESS, Reason, Status
 
 # Entries a parcel keeps, oldest dropped first: parcels have tens of scans, and a feed stuck
@@ -29,6 +33,7 @@ from tracking.taxonomy import PROGRESS, Reason, Status
 # forgotten with it, so a re-sent scan that old would count as new (its ClickHouse row is
 # keyed by the event id, so it is still stored once).
 HISTORY_LIMIT = 200
+RESOLVED_LIMIT = 20
 
 _PROGRESS = {status.value: rank for status, rank in PROGRESS.items()}
 _UNKNOWN = Status.UNKNOWN.value
@@ -79,6 +84,11 @@ class ParcelState:
     is_return: bool = False
     origin_region: str = ""
     destination_region: str = ""
+    # The destination's country and postal code, from the registration: the zone a shopper
+    # reads the ETA in, and what a shopper proves an order lookup with (pipeline/api). Never
+    # shown; kept out of the ParcelState record (and so out of ClickHouse).
+    destination_country: str = ""
+    destination_postal: str = ""
     eta_ms: int | None = None
     eta_low_ms: int | None = None
     eta_high_ms: int | None = None
@@ -86,6 +96,9 @@ class ParcelState:
     predicted_late: bool = False
     notified_eta_ms: int | None = None
     open_exceptions: dict[str, int] = field(default_factory=dict)
+    # The last RESOLVED_LIMIT exceptions that closed: (kind, opened at, resolved at), oldest
+    # first; what a support agent reads as "this parcel had a problem, and it is over".
+    resolved_exceptions: list[tuple[str, int, int]] = field(default_factory=list)
     # Whose ETA eta_ms is: "ours" (tracking/eta.py), "carrier", "" before any (carrier_eta.py).
     eta_source: str = ""
     # The carrier's newest delivery estimate (tracking/carrier_eta.py): never part of the
@@ -106,13 +119,24 @@ class ParcelState:
     # (tracking/parcels.py): whatever arrives for it now was announced already, so it stays
     # quiet (no notification) while its scans are still stored.
     evicted_at_ms: int | None = None
+    # The carrier's id of the shipment this lifecycle follows ("" when it gives none) and of
+    # the shipments before it under this number, newest last (tracking/shipments.py).
+    shipment_id: str = ""
+    retired_shipments: list[str] = field(default_factory=list)
 
     # -- transitions ---------------------------------------------------------------------------
 
     def apply_events(self, events: list[TrackingEvent], now_ms: int) -> list[TrackingEvent]:
         """Merge events into the history; returns the ones that were new (after dedup, exact
-        and near-duplicate). The version moves when the history changed: also when a
-        near-duplicate only filled in a location, never when it changed nothing."""
+        and near-duplicate), those of older shipments included (tracking/shipments.py). The version
+        moves when the history changed: also when a near-duplicate only filled in a location,
+        never when it changed nothing."""
+        if not any(event.shipment_id for event in events):
+            return self._fold(events, now_ms)  # most carriers name no shipment
+        return apply_by_shipment(self, events, now_ms)
+
+    def _fold(self, events: list[TrackingEvent], now_ms: int) -> list[TrackingEvent]:
+        """apply_events within one lifecycle."""
         fresh = []
         accepted_ids = set()
         echoes: dict[tuple[str, str], list[HistoryEntry]] = {}
@@ -190,6 +214,8 @@ class ParcelState:
         self.is_return = shipment["is_return"]
         self.origin_region = shipment["origin"]["region"]
         self.destination_region = shipment["destination"]["region"]
+        self.destination_country = shipment["destination"]["country"]
+        self.destination_postal = shipment["destination"]["postal_code"]
         changed = before != self._shipment_fields()
         if changed:
             self.version += 1
@@ -208,6 +234,8 @@ class ParcelState:
             self.is_return,
             self.origin_region,
             self.destination_region,
+            self.destination_country,
+            self.destination_postal,
         )
 
     def recompute(self) -> None:

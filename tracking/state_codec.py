@@ -11,9 +11,9 @@ Layout: `FORMAT` (1 byte), the parcel's next deadline in ms (8 bytes, big-endian
 then the array. The deadline sits in the fixed header so that a store restored from the
 changelog rebuilds its timer index by copying bytes, without decoding a single state.
 
-An evicted parcel (retention, tracking/parcels.py) is a `MARKER`: the header and the time it
-left, nothing else, so that a late scan for it is known to come after notifications that were
-already sent.
+An evicted parcel (retention, tracking/parcels.py) is a `MARKER`: the header, the time it
+left and its shipment ids, nothing else, so that a late scan for it is known to come after
+notifications that were already sent, and a new shipment under its number is not.
 
 The int codes are positions in `Status` and `Reason`: new members are appended there, never
 inserted (tests/unit/tracking/test_state_codec.py pins the order). A status or reason outside
@@ -46,6 +46,11 @@ _REASONS = tuple(r.value for r in Reason)
 _STATUS_CODE = {s: i for i, s in enumerate(_STATUSES)}
 _REASON_CODE = {r: i for i, r in enumerate(_REASONS)}
 _PROGRESS = {status.value: rank for status, rank in PROGRESS.items()}
+
+# Elements of the body as first released; later ones are appended, in this order, and each
+# is optional on decode (a value written before it reads with its default).
+_FIRST_LAYOUT = 23
+_NO_SHIPMENT: tuple[str, list[str]] = ("", [])
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
@@ -122,8 +127,10 @@ def encode(state: ParcelState, deadline_ms: int | None = None) -> bytes:
             state.city,
             state.country,
         ),
-        # Fields added later go here, at the end: bytes written before them still decode
-        # (`*later` below), with the field's default.
+        # Appended after the first release of this layout: `decode` reads bodies without them.
+        (state.destination_country, state.destination_postal),
+        state.resolved_exceptions,
+        (state.shipment_id, state.retired_shipments),
         state.p_late,
     )
     return _HEADER.pack(FORMAT, deadline_ms or 0) + _encoder.encode(body)
@@ -134,16 +141,27 @@ def decode(data: bytes) -> ParcelState:
     evicted (`evicted_at_ms` set). ValueError for bytes that are neither."""
     kind = data[0] if data else None
     if kind == MARKER:
-        tracking_number, evicted_at = _decoder.decode(data[HEADER_SIZE:])
-        return ParcelState(tracking_number, evicted_at_ms=evicted_at)
+        tracking_number, evicted_at, *appended = _decoder.decode(data[HEADER_SIZE:])
+        shipment, retired = appended[0] if appended else _NO_SHIPMENT
+        return ParcelState(
+            tracking_number,
+            evicted_at_ms=evicted_at,
+            shipment_id=shipment,
+            retired_shipments=list(retired),
+        )
     if kind != FORMAT:
         raise ValueError(f"not a compact parcel state (first byte {kind!r})")
     try:
         body: Any = _decoder.decode(data[HEADER_SIZE:])
         (tn, version, carrier, last_received, updated, milestones, rows, order_id, service,
          customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
-         open_exceptions, eta_source, carrier_eta, eta_first, evicted_at, _,
-         *later) = body  # fmt: skip
+         open_exceptions, eta_source, carrier_eta, eta_first, evicted_at,
+         _) = body[:_FIRST_LAYOUT]  # fmt: skip
+        appended = body[_FIRST_LAYOUT:]
+        destination_country, destination_postal = appended[0] if appended else ("", "")
+        resolved = [tuple(r) for r in appended[1]] if len(appended) > 1 else []
+        shipment, retired = appended[2] if len(appended) > 2 else _NO_SHIPMENT
+        p_late = appended[3] if len(appended) > 3 else None
     except (msgspec.DecodeError, ValueError, TypeError) as exc:
         raise ValueError(f"bad compact parcel state: {exc}") from None
     statuses, reasons, progress = _STATUSES, _REASONS, _PROGRESS
@@ -185,7 +203,12 @@ def decode(data: bytes) -> ParcelState:
         eta_source=eta_source,
         eta_first_ms=eta_first,
         evicted_at_ms=evicted_at,
-        p_late=later[0] if later else None,
+        destination_country=destination_country,
+        destination_postal=destination_postal,
+        resolved_exceptions=resolved,  # type: ignore[arg-type]
+        shipment_id=shipment,
+        retired_shipments=list(retired),
+        p_late=p_late,
     )
     (state.eta_ms, state.eta_low_ms, state.eta_high_ms, state.eta_level,
      state.predicted_late) = eta  # fmt: skip
@@ -201,11 +224,12 @@ def record(data: bytes) -> dict[str, Any]:
     if not data or data[0] != FORMAT:
         raise ValueError(f"not a compact parcel state (first byte {data[:1]!r})")
     try:
+        body: Any = _decoder.decode(data[HEADER_SIZE:])
         (tn, version, carrier, last_received, updated, milestones, rows, order_id, service,
          customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
-         open_exceptions, eta_source, carrier_eta, eta_first, _, folded, *later) = _decoder.decode(
-            data[HEADER_SIZE:]
-        )  # fmt: skip
+         open_exceptions, eta_source, carrier_eta, eta_first, _,
+         folded) = body[:_FIRST_LAYOUT]  # fmt: skip
+        later = body[_FIRST_LAYOUT + 3 :]  # after the destination, resolved exceptions, shipment
         status, reason, status_at, _, last_event_at, city, country = folded
         ats, ids, statuses, reasons, codes, cities, countries, _ = (
             zip(*rows, strict=True) if rows else ((),) * 8
@@ -262,9 +286,17 @@ def record(data: bytes) -> dict[str, Any]:
     }
 
 
-def encode_marker(tracking_number: str, evicted_at_ms: int, deadline_ms: int | None) -> bytes:
+def encode_marker(
+    tracking_number: str,
+    evicted_at_ms: int,
+    deadline_ms: int | None,
+    shipment_id: str = "",
+    retired_shipments: list[str] | None = None,
+) -> bytes:
+    """An evicted parcel; it keeps its shipment ids, so that a new shipment under the number is
+    told from a late scan of the evicted one (tracking/shipments.py)."""
     return _HEADER.pack(MARKER, deadline_ms or 0) + _encoder.encode(
-        (tracking_number, evicted_at_ms)
+        (tracking_number, evicted_at_ms, (shipment_id, retired_shipments or []))
     )
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from confluent_kafka import KafkaException
 
@@ -24,6 +24,7 @@ from tracking.exceptions import ExceptionPolicy
 from tracking.notify import NotificationRules
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 
 
 class InputMessage(NamedTuple):
@@ -46,6 +47,39 @@ class StepStats:
     dead_letters: int = 0
     notifications: int = 0
     seconds: float = 0.0
+    # What the metrics break down, counted once per batch (pipeline/metrics.py records them
+    # in the Faust process): dead letters by (stage, reason, carrier), scans and unknown codes
+    # by carrier, exceptions opened by kind, and the raw `received_at` (epoch ms) behind each
+    # notification.
+    dead_letter_reasons: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    scans_by_carrier: dict[str, int] = field(default_factory=dict)
+    unknown_codes: dict[str, int] = field(default_factory=dict)
+    exceptions_opened: dict[str, int] = field(default_factory=dict)
+    notified_received_ms: list[int] = field(default_factory=list)
+    # seconds from received_at to the broker's ack of each notification, set after the flush
+    notification_latencies: list[float] = field(default_factory=list)
+
+    def add(self, other: StepStats) -> None:
+        """Add what a successful attempt counted."""
+        self.events += other.events
+        self.duplicates += other.duplicates
+        self.notifications += other.notifications
+        self.dead_letters += other.dead_letters
+        _add_counts(self.dead_letter_reasons, other.dead_letter_reasons)
+        _add_counts(self.scans_by_carrier, other.scans_by_carrier)
+        _add_counts(self.unknown_codes, other.unknown_codes)
+        _add_counts(self.exceptions_opened, other.exceptions_opened)
+        self.notified_received_ms.extend(other.notified_received_ms)
+
+    def dead_lettered(self, stage: str, reason: str, carrier: str = "", count: int = 1) -> None:
+        self.dead_letters += count
+        key = (stage, reason, carrier)
+        self.dead_letter_reasons[key] = self.dead_letter_reasons.get(key, 0) + count
+
+
+def _add_counts(mine: dict[K, int], theirs: dict[K, int]) -> None:
+    for key, count in theirs.items():
+        mine[key] = mine.get(key, 0) + count
 
 
 class StepLog:
@@ -147,6 +181,12 @@ class Step:
         stats = StepStats(self.name, messages=len(messages))
         self._isolate(messages, stats)
         self.outputs.flush()
+        if stats.notified_received_ms:  # produced = acknowledged by the broker, just now
+            acked = time.time() * 1000
+            stats.notification_latencies = [
+                (acked - received) / 1000 for received in stats.notified_received_ms
+            ]
+            stats.notified_received_ms = []
         stats.seconds = time.perf_counter() - started
         self.log.add(stats)
         return stats
@@ -175,12 +215,10 @@ class Step:
                     self._isolate([part], stats)
                 return
             error = f"{type(exc).__name__}: {exc}"
-            self.dead_letter(messages[0], self.name, error, messages[0].value or b"", stats)
+            self.dead_letter(messages[0], self.name, error, messages[0].value or b"", stats,
+                             reason=type(exc).__name__)  # fmt: skip
             return
-        stats.events += attempt.events
-        stats.duplicates += attempt.duplicates
-        stats.notifications += attempt.notifications
-        stats.dead_letters += attempt.dead_letters
+        stats.add(attempt)
 
     def dead_letter(
         self,
@@ -190,7 +228,10 @@ class Step:
         payload: bytes,
         stats: StepStats,
         raw: dict[str, Any] | None = None,
+        reason: str = "error",
     ) -> None:
+        """`reason` is the metrics' label: a short, bounded name (an exception class), never
+        the error text."""
         raw = raw or {}
         record = DeadLetter(
             error[:10_000],
@@ -206,7 +247,7 @@ class Step:
         )
         key = raw.get("event_id") or f"{message.topic}:{message.partition}:{message.offset}"
         self.outputs.add(topics.DEAD_LETTERS, record, key=key)
-        stats.dead_letters += 1
+        stats.dead_lettered(stage, reason, raw.get("carrier") or raw.get("payload_format") or "")
         log.warning(
             "dead-lettered %s[%d]@%d (%s): %s",
             message.topic,
@@ -226,7 +267,8 @@ class Step:
             if name not in expected:
                 raise CodecError(f"unexpected {name} on {message.topic}")
         except CodecError as exc:
-            self.dead_letter(message, "decode", str(exc), message.value or b"", stats)
+            self.dead_letter(message, "decode", str(exc), message.value or b"", stats,
+                             reason=type(exc).__name__)  # fmt: skip
             return None
         return name, record
 

@@ -1,7 +1,13 @@
 """Step 3, orders: OrderParcelUpdateBatch messages (each update in the partition of its order
 id; single OrderParcelUpdate messages, keyed by order id, are read too) -> one view per order
 and its changelog (which the ClickHouse sink reads). The pure work is
-`tracking.orders.process_updates`."""
+`tracking.orders.process_updates`.
+
+Orders live in memory, rebuilt from their changelog when a partition is assigned. A copy of
+each partition's orders is kept in a LocalStore (`<stores>/<order-state topic>/<p>`), written
+once the changelog acknowledged each change, with an index by customer reference
+(`r<customer_ref>\0<order id>`): what the lookup API (pipeline/api) reads from another process.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from pipeline.runtime.common import (
     now_ms,
 )
 from pipeline.state.changelog import ChangelogStore
+from pipeline.state.local import LocalStore
 from tracking.orders import OrderState, expired_orders, process_updates, schedule_retention
 from tracking.records import OrderParcelUpdate
 from tracking.timers import DeadlineHeap
@@ -41,6 +48,7 @@ class OrderStep(PartitionedStep):
         )
         self._orders: dict[int, dict[str, OrderState]] = {}
         self._timers: dict[int, DeadlineHeap] = {}
+        self._copies: dict[int, LocalStore] = {}
         self.clock = now_ms  # epoch ms; tests move it to reach retention
 
     def load(self, partition: int) -> Any:
@@ -55,7 +63,35 @@ class OrderStep(PartitionedStep):
             if retention is not None:
                 for order in orders.values():
                     schedule_retention(order, timers, retention)
+            self._copy_all(partition, orders)
         return orders
+
+    # -- the copy the lookup API reads ---------------------------------------------------------
+
+    def _copy_all(self, partition: int, orders: dict[str, OrderState]) -> None:
+        """Make the partition's copy equal to the orders just recovered."""
+        copy = self._copies.get(partition)
+        if copy is None:
+            path = self.settings.stores_dir / self.order_store.topic / str(partition)
+            copy = self._copies[partition] = LocalStore(path, deadlines=False)
+        stale = [(key, None) for key in copy.keys(b"r")]
+        stale += [(key, None) for key in copy.keys(b"s") if key[1:].decode() not in orders]
+        encode = self.resources.codec.encode
+        values = [
+            (order_id.encode(), encode("OrderState", order.to_record()))
+            for order_id, order in orders.items()
+        ]
+        copy.write(values, extra=stale + [_ref_key(o) for o in orders.values()], bulk=True)
+        copy.restored()
+
+    def _copy_after(
+        self, partition: int, values: list[tuple[bytes, bytes | None]], refs: list[bytes]
+    ) -> None:
+        """Write these orders (None: gone) into the copy once their changelog writes are
+        acknowledged (index keys of gone orders are dropped by the reader's check)."""
+        copy = self._copies[partition]
+        extra: list[tuple[bytes, bytes | None]] = [(ref, b"") for ref in refs]
+        self.outputs.after(lambda: copy.write(values, extra=extra))
 
     def drop(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
@@ -70,9 +106,12 @@ class OrderStep(PartitionedStep):
             return 0
         now, gone = self.clock(), 0
         for partition, orders in list(self._orders.items()):
-            for order_id in expired_orders(orders, self._timers[partition], now, retention):
+            expired = expired_orders(orders, self._timers[partition], now, retention)
+            for order_id in expired:
                 self.outputs.add_encoded(self.order_store.topic, None, order_id.encode(), partition)
                 gone += 1
+            if expired:
+                self._copy_after(partition, [(o.encode(), None) for o in expired], [])
         if gone:
             self.outputs.flush()
         return gone
@@ -107,4 +146,9 @@ class OrderStep(PartitionedStep):
         for partition, batch in updates.items():
             orders = self.orders(partition)
             changed = process_updates(orders, batch, now, self._timers[partition], retention)
-            self.order_store.write(partition, changed, self.outputs)
+            written = self.order_store.write(partition, changed, self.outputs)
+            self._copy_after(partition, list(written), [_ref_key(o)[0] for o in changed])
+
+
+def _ref_key(order: OrderState) -> tuple[bytes, bytes]:
+    return b"r" + order.customer_ref.encode() + b"\0" + order.order_id.encode(), b""

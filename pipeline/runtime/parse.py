@@ -78,6 +78,12 @@ class ParseStep(Step):
             return found
 
         bundles: dict[int, tuple[list[TrackingEvent], list[TrackingEta]]] = {}
+        scans, unknown_codes = stats.scans_by_carrier, stats.unknown_codes
+        # The normalizer counts unknown codes per (mapping, code); emptied per batch, its total
+        # grows by a message's unknown scans (a few distinct codes to add, not every scan).
+        unknown = self.normalizer.unknown_codes
+        unknown.clear()
+        counted = 0
         for message in messages:
             decoded = self.decode(message, stats, ("RawCarrierEvent",))
             if decoded is None:
@@ -86,7 +92,8 @@ class ParseStep(Step):
             try:
                 parsed = normalize_payload(raw, self.normalizer)
             except ConnectorError as exc:
-                self.dead_letter(message, "parse", str(exc), raw["payload"], stats, raw)
+                self.dead_letter(message, "parse", str(exc), raw["payload"], stats, raw,
+                                 reason=type(exc).__name__)  # fmt: skip
                 continue
             if parsed.rejects:
                 self._dead_letter_rejects(message, raw, parsed.rejects, stats)
@@ -95,6 +102,12 @@ class ParseStep(Step):
             for eta in parsed.etas:
                 bundles.setdefault(partition(eta.tracking_number), ([], []))[1].append(eta)
             stats.events += len(parsed.events)
+            carrier = raw["carrier"] or raw["payload_format"]
+            scans[carrier] = scans.get(carrier, 0) + len(parsed.events)
+            if unknown and (total := unknown.total()) > counted:
+                unknown_codes[carrier] = unknown_codes.get(carrier, 0) + total - counted
+                counted = total
+        unknown.clear()
         for number, (events, etas) in bundles.items():
             size = MAX_EVENTS_PER_BUNDLE
             for start in range(0, max(len(events), len(etas)), size):
@@ -106,7 +119,7 @@ class ParseStep(Step):
     ) -> None:
         for key, letter in reject_letters(message, raw, rejects, now_ms()):
             self.outputs.add(topics.DEAD_LETTERS, letter, key=key)
-            stats.dead_letters += 1
+            stats.dead_lettered("parse", "reject", raw["carrier"] or raw["payload_format"])
         log.warning(
             "dead-lettered %d bad item(s) of %s[%d]@%d (raw event %s), kept the rest: %s",
             len(rejects),

@@ -17,6 +17,7 @@ child; each names its step explicitly.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -91,9 +92,14 @@ def orders(messages: list[InputMessage]) -> StepStats:
     return _keyed()[1].run(messages)
 
 
-def tick() -> int:
+def tick() -> StepStats:
+    """The timer: deadlines and retention; `events` counts the parcels and orders changed."""
     track_step, order_step = _keyed()
-    return track_step.tick() + order_step.tick()
+    started = time.perf_counter()
+    stats = StepStats("tick")
+    stats.events = track_step.tick(stats) + order_step.tick()
+    stats.seconds = time.perf_counter() - started
+    return stats
 
 
 def drop(partitions: Iterable[int]) -> None:
@@ -105,6 +111,10 @@ def drop(partitions: Iterable[int]) -> None:
 
 def loaded() -> list[int]:
     return _keyed()[0].loaded()
+
+
+def state_sizes() -> dict[int, dict[str, float]]:
+    return _keyed()[0].state_sizes()
 
 
 def started() -> bool:

@@ -81,6 +81,21 @@ def compact_value(codec: AvroCodec, value: bytes | None) -> bytes | None:
     return state_codec.encode(state, 1)
 
 
+def _count_for_metrics(stats: StepStats, events: list[TrackingEvent], out: BatchOutput) -> None:
+    """Exceptions opened by kind, and the raw `received_at` of the scan behind each
+    notification (its parcel's last scan in the batch), for the end-to-end latency."""
+    for exception in out.exceptions:
+        if exception.state == "opened":
+            opened = stats.exceptions_opened
+            opened[exception.kind] = opened.get(exception.kind, 0) + 1
+    if out.notifications and events:
+        received = {event.tracking_number: event.received_at_ms for event in events}
+        for notification in out.notifications:
+            at = received.get(notification.tracking_number)
+            if at is not None:
+                stats.notified_received_ms.append(at)
+
+
 class TrackStep(PartitionedStep):
     name = "track"
 
@@ -158,6 +173,23 @@ class TrackStep(PartitionedStep):
     def loaded(self) -> list[int]:
         return sorted(self._partitions)
 
+    def state_sizes(self) -> dict[int, dict[str, float]]:
+        """Per loaded partition: the store's estimated keys and live bytes, the hot set, and
+        what its last recovery replayed (for the metrics)."""
+        sizes = {}
+        for partition, part in self._partitions.items():
+            store = self._stores.get(partition)
+            keys, size = store.size() if store is not None else (0, 0)
+            recovery = self.recoveries.get(partition, {})
+            sizes[partition] = {
+                "keys": keys,
+                "bytes": size,
+                "hot": len(part.parcels) if isinstance(part.parcels, StoredParcels) else 0,
+                "recovered_messages": recovery.get("messages", 0),
+                "recovery_seconds": recovery.get("seconds", 0.0),
+            }
+        return sizes
+
     def _load_partition(self, partition: int, store: LocalStore) -> PartitionState:
         parcels = StoredParcels(store, self.settings.state_cache_parcels)
         models = self.model_store.read_partition(partition)
@@ -192,7 +224,10 @@ class TrackStep(PartitionedStep):
             store = self._stores[partition] = LocalStore(store.path)
             start = 0
         chunks = read_changelog(self.settings.kafka_bootstrap, topic, partition, start)
-        copied = restore_partition(store, self._legacy_converted(chunks), f"{topic}[{partition}]")
+        with self.resources.health.restoring(start, end) as progress:  # read at a scrape
+            copied = restore_partition(
+                store, self._legacy_converted(chunks), f"{topic}[{partition}]", progress
+            )
         seconds = time.monotonic() - started
         self.recoveries[partition] = {"from_offset": start, "to_offset": end,
                                       "messages": copied, "seconds": seconds}  # fmt: skip
@@ -265,17 +300,21 @@ class TrackStep(PartitionedStep):
             stats.events += len(batch_events)
             stats.duplicates += out.duplicates
             stats.notifications += len(out.notifications)
+            _count_for_metrics(stats, batch_events, out)
             self._emit(partition, part, out, now)
 
-    def tick(self) -> int:
+    def tick(self, stats: StepStats | None = None) -> int:
         """Deadlines that passed with no scan (stuck, late, expired) and retention that ran
-        out; returns parcels changed or evicted."""
+        out; returns parcels changed or evicted (and counts into `stats`, if given)."""
         now = self.clock()
         changed = 0
         policy, rules = self.resources.policy, self.resources.rules
         for partition, part in list(self._partitions.items()):
             out = process_timers(part, now, policy, rules)
             changed += len(out.changed) + len(out.evicted)
+            if stats is not None:
+                stats.notifications += len(out.notifications)
+                _count_for_metrics(stats, [], out)
             self._emit(partition, part, out, now)
         self.outputs.flush()
         return changed
@@ -342,7 +381,9 @@ class TrackStep(PartitionedStep):
         for state in out.evicted:
             key = state.tracking_number.encode()
             deadlines.pop(state.tracking_number, None)
-            value = state_codec.encode_marker(state.tracking_number, now, None)
+            value = state_codec.encode_marker(
+                state.tracking_number, now, None, state.shipment_id, state.retired_shipments
+            )
             add(topic, value, key, partition)
             changed.append((key, value))
         # Parcels a tick rescheduled without changing them: the store's copy gets the new

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from pipeline import metrics
 from pipeline.health import Health
 from pipeline.records import DeadLetter, Table, no_offset
 from pipeline.sinks.engines import ClickHouseError, ClickHouseUnavailable, Engine
@@ -31,6 +32,9 @@ class ClickHouseSink:
         self._pending: dict[Table, list[tuple[Any, ...]]] = {t: [] for t in TABLES.values()}
         self.rows_written: dict[str, int] = dict.fromkeys(TABLES, 0)
         self.rows_refused = 0
+        for name in TABLES:  # every table's series exists from the start, so rate() sees a 0
+            metrics.CLICKHOUSE_RETRIES.labels(name)
+            metrics.CLICKHOUSE_ROWS.labels(name)
 
     def add(self, table: Table, items: Iterable[Any]) -> None:
         """Queue one row per item (a record or state object), built as the table says."""
@@ -53,13 +57,23 @@ class ClickHouseSink:
             self._pending[DEAD_LETTERS] = []
 
     def _insert(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        attempts = 0
+
+        def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            self.engine.insert(table.name, table.columns, rows)
+
+        started = time.perf_counter()
         try:
             self.health.wait_out(
-                "clickhouse",
-                lambda: self.engine.insert(table.name, table.columns, rows),
-                (ClickHouseUnavailable,),
+                "clickhouse", attempt, (ClickHouseUnavailable,),
                 f"insert {len(rows)} rows into {table.name}",
+            )  # fmt: skip
+            metrics.CLICKHOUSE_INSERT_SECONDS.labels(table.name).observe(
+                time.perf_counter() - started
             )
+            metrics.CLICKHOUSE_ROWS.labels(table.name).inc(len(rows))
         except ClickHouseUnavailable:
             raise
         except ClickHouseError as exc:
@@ -69,6 +83,7 @@ class ClickHouseSink:
                 self._insert(table, rows[middle:])
                 return
             self.rows_refused += 1
+            metrics.DEAD_LETTERS.labels("sink", "refused", "").inc()
             log.error("%s refused a row, set aside as a dead letter: %s", table.name, exc)
             if table is not DEAD_LETTERS:
                 row = json.dumps(dict(zip(table.columns, rows[0], strict=True)), default=str)
@@ -77,3 +92,6 @@ class ClickHouseSink:
                     row.encode(), int(time.time() * 1000),
                 )  # fmt: skip
                 self._pending[DEAD_LETTERS].append(DEAD_LETTERS.row(letter))
+        finally:
+            if attempts > 1:
+                metrics.CLICKHOUSE_RETRIES.labels(table.name).inc(attempts - 1)

@@ -282,6 +282,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         5,
+        "shipment ids",
+        # Which shipment under a reused tracking number a scan belongs to (tracking/state.py,
+        # "Shipments"). Same rule as migration 2.
+        ("ALTER TABLE {db}.tracking_events ADD COLUMN shipment_id String",),
+    ),
+    Migration(
+        6,
         "probability of lateness",
         (
             # tracking/eta_calibration.py: P(delivery after the promise), on the parcel and on

@@ -24,7 +24,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from pipeline import topics
+from pipeline import metrics, topics
 from pipeline.codec import AvroCodec, CodecError
 from pipeline.health import Health, Stopping
 from pipeline.records import DeadLetter, Table, from_avro
@@ -73,6 +73,11 @@ class SinkStage:
         self._by_topic = {spec.topic(settings): (spec, *SOURCES[spec]) for spec in SOURCES}
         self._offsets: dict[tuple[str, int], int] = {}
         self._first_pending = 0.0
+        self._tracked = topics.TRACKED_EVENTS.topic(settings)
+        self._received: list[list[int]] = []  # received_at columns of the pending scans
+        self._committed: dict[tuple[str, int], int] = {}
+        self._lag: list[tuple[str, str, int, int]] = []
+        self._lag_at = 0.0
         self.consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -109,7 +114,24 @@ class SinkStage:
             or time.monotonic() - self._first_pending >= self.settings.sink_batch_seconds
         ):
             self.flush()
+        if time.monotonic() - self._lag_at >= 2.0:
+            self._measure_lag()
         return len(messages)
+
+    def _measure_lag(self) -> None:
+        """End offsets (librdkafka's, cached from fetches) minus what this stage committed,
+        for its assigned partitions; read by the metrics at a scrape (`lag`)."""
+        self._lag_at = time.monotonic()
+        group, lag = sink_group(self.settings), []
+        for tp in self.consumer.assignment():
+            _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0:
+                done = self._committed.get((tp.topic, tp.partition), 0)
+                lag.append((group, tp.topic, tp.partition, high - done))
+        self._lag = lag
+
+    def lag(self) -> list[tuple[str, str, int, int]]:
+        return self._lag
 
     def _add(self, message: Message) -> None:
         error = message.error()
@@ -133,7 +155,10 @@ class SinkStage:
         try:
             record = self.codec.decode_as(spec.value_schema, value)
             self.sink.add(table, items(record))
+            if topic == self._tracked:
+                self._received.append(record["received_at"])
         except (CodecError, KeyError, TypeError, ValueError) as exc:
+            metrics.DEAD_LETTERS.labels("sink", type(exc).__name__, "").inc()
             log.error("sink: %s[%d]@%d unreadable, set aside: %s", topic, partition, offset, exc)
             letter = DeadLetter(str(exc), "sink", topic, partition, offset, None, None, None,
                                 value, int(time.time() * 1000))  # fmt: skip
@@ -142,11 +167,18 @@ class SinkStage:
     def flush(self) -> None:
         """Insert what is pending, then commit the offsets it came from."""
         self.sink.flush()
+        if self._received:  # the scans' rows are committed in ClickHouse: end of their path
+            now_ms = time.time() * 1000
+            metrics.LATENCY.observe_many(
+                "clickhouse", ((now_ms - at) / 1000 for column in self._received for at in column)
+            )
+            self._received = []
         if not self._offsets:
             return
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
+            self._committed.update(self._offsets)
         except KafkaException as exc:
             # Lost the partitions (rebalance) or the broker: the rows are in ClickHouse, and
             # whoever consumes them next inserts them again, which the keyed tables absorb.
@@ -155,18 +187,23 @@ class SinkStage:
 
 
 def run_sink(settings: Settings, health: Health | None = None) -> None:
-    """Open ClickHouse (waiting for a server that is not up yet), migrate, and sink until a
-    stop is requested: `parcelstream sink`, or the worker's sink child."""
+    """Serve this process's /metrics, open ClickHouse (waiting for a server that is not up
+    yet), migrate, and sink until a stop is requested: `parcelstream sink`, or the worker's
+    sink child."""
     from pipeline.sinks.engines import ClickHouseUnavailable, open_engine_from
     from pipeline.sinks.migrations import migrate
 
     health = health or Health()
+    metrics.watch_health(health)
+    metrics.serve(settings.sink_metrics_port or settings.web_port + 1, settings.web_host)
     engine = open_engine_from(settings)
     try:
         applied = health.wait_out("clickhouse", lambda: migrate(engine), (ClickHouseUnavailable,),
                                   "migrate")  # fmt: skip
         log.info("clickhouse (%s) ready; migrations applied: %s", engine.name, applied or "none")
-        SinkStage(settings, engine, health).run()
+        stage = SinkStage(settings, engine, health)
+        metrics.watch_lag(stage.lag)
+        stage.run()
     except Stopping:
         log.info("sink: stopped before it started")
     finally:

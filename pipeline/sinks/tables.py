@@ -32,6 +32,7 @@ TRACKING_EVENTS = Table.of(
         ("country", "e.country"),
         ("raw_event_id", "e.raw_event_id"),
         ("source", "e.source"),
+        ("shipment_id", "e.shipment_id"),
     ),
 )
 

@@ -139,7 +139,10 @@ class ChangelogStore(Generic[T]):
         )
         return items
 
-    def write(self, partition: int, items: list[T], outputs: TopicSink) -> None:
+    def write(
+        self, partition: int, items: list[T], outputs: TopicSink
+    ) -> list[tuple[bytes, bytes]]:
+        """Queue the items on the changelog; returns the (key, value) bytes queued."""
         encode, schema, to_record, key_of = (
             self._codec.encode,
             self._schema,
@@ -147,5 +150,9 @@ class ChangelogStore(Generic[T]):
             self._key_of,
         )
         add, topic = outputs.add_encoded, self.topic
+        written = []
         for item in items:
-            add(topic, encode(schema, to_record(item)), key_of(item).encode(), partition)
+            key, value = key_of(item).encode(), encode(schema, to_record(item))
+            add(topic, value, key, partition)
+            written.append((key, value))
+        return written

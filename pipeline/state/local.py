@@ -33,10 +33,18 @@ import logging
 import shutil
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import (
+    AccessType,
+    BlockBasedOptions,
+    Cache,
+    Options,
+    Rdict,
+    WriteBatch,
+    WriteOptions,
+)
 
 from tracking import state_codec
 from tracking.state import ParcelState
@@ -72,11 +80,28 @@ def _options() -> Options:
     return options
 
 
-class LocalStore:
-    """One partition's RocksDB. Keys are bytes; values are the changelog's bytes."""
+def _keys_with(db: Rdict, prefix: bytes, limit: int | None) -> list[bytes]:
+    keys: list[bytes] = []
+    it = db.iter()
+    it.seek(prefix)
+    while it.valid() and (limit is None or len(keys) < limit):
+        key = it.key()
+        if not key.startswith(prefix):
+            break
+        keys.append(key)
+        it.next()
+    del it
+    return keys
 
-    def __init__(self, path: Path) -> None:
+
+class LocalStore:
+    """One partition's RocksDB. Keys are bytes; values are the changelog's bytes. With
+    `deadlines` the values are parcel states whose header feeds the deadline index; without,
+    they are any bytes (the order stage's copy of its orders, `pipeline/runtime/orders.py`)."""
+
+    def __init__(self, path: Path, deadlines: bool = True) -> None:
         self.path = path
+        self._deadlines = deadlines
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = Rdict(str(path), _options())
 
@@ -88,6 +113,16 @@ class LocalStore:
     def next_offset(self) -> int:
         raw = self._db.get(_OFFSET_KEY)
         return 0 if raw is None else int(_U64.unpack(raw)[0])
+
+    def keys(self, prefix: bytes) -> list[bytes]:
+        """Every key starting with `prefix` (b"s": the stored items, with their b"s")."""
+        return _keys_with(self._db, prefix, None)
+
+    def size(self) -> tuple[int, int]:
+        """RocksDB's estimates of (keys, live data bytes), for the state-size metrics."""
+        db = self._db
+        keys = db.property_int_value("rocksdb.estimate-num-keys") or 0
+        return keys, db.property_int_value("rocksdb.estimate-live-data-size") or 0
 
     def compacting(self) -> bool:
         """Whether RocksDB has background compactions running or pending (after a restore)."""
@@ -134,21 +169,28 @@ class LocalStore:
         reached: Iterable[bytes] = (),
         next_offset: int | None = None,
         bulk: bool = False,
+        extra: Iterable[tuple[bytes, bytes | None]] = (),
     ) -> None:
         """One atomic batch: parcel bytes (None deletes) with their deadlines' index entries,
-        index keys to drop, and the changelog offset all of it is consistent with."""
+        index keys to drop, other keys of the caller's own (`extra`: outside the `s`, `t` and
+        `~` key spaces; None deletes), and the changelog offset all of it is consistent with."""
         batch = WriteBatch(raw_mode=True)
-        deadline_of = state_codec.deadline_of
+        deadline_of = state_codec.deadline_of if self._deadlines else None
         for key, value in values:
             if value is None:
                 batch.delete(b"s" + key)
                 continue
             batch.put(b"s" + key, value)
-            deadline = deadline_of(value)
+            deadline = deadline_of(value) if deadline_of is not None else None
             if deadline is not None:
                 batch.put(b"t" + _U64.pack(deadline) + key, b"")
         for index_key in reached:
             batch.delete(index_key)
+        for key, value in extra:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
         if next_offset is not None:
             batch.put(_OFFSET_KEY, _U64.pack(next_offset))
         if bulk:
@@ -177,6 +219,39 @@ class LocalStore:
         """Delete the store (it no longer matches its changelog)."""
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+class StoreReader:
+    """Another process's view of a LocalStore (RocksDB's secondary mode): reads what the
+    owning step wrote, never writes, and never blocks it. It sees new writes after
+    `catch_up` (a few hundred µs when little changed), which `get` and `prefix` do at most
+    every `max_lag` seconds; the lookup API (pipeline/api) reads live state this way."""
+
+    def __init__(self, path: Path, secondary: Path, max_lag: float = 0.1) -> None:
+        secondary.mkdir(parents=True, exist_ok=True)
+        options = Options(raw_mode=True)
+        options.set_max_open_files(-1)  # RocksDB requires it of a secondary instance
+        self._db = Rdict(str(path), options, access_type=AccessType.secondary(str(secondary)))
+        self._max_lag = max_lag
+        self._caught_up = time.monotonic()
+
+    def catch_up(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._caught_up >= self._max_lag:
+            self._db.try_catch_up_with_primary()
+            self._caught_up = now
+
+    def get(self, key: str) -> bytes | None:
+        self.catch_up()
+        return self._db.get(b"s" + key.encode())  # type: ignore[no-any-return]
+
+    def prefix(self, prefix: bytes, limit: int = 1000) -> list[bytes]:
+        """Keys (of the owner's own key spaces, `extra`) that start with `prefix`."""
+        self.catch_up()
+        return _keys_with(self._db, prefix, limit)
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class StoredParcels:
@@ -260,14 +335,20 @@ class StoredParcels:
 
 
 def restore_partition(
-    store: LocalStore, chunks: Iterable[list[tuple[bytes, bytes | None, int]]], name: str
+    store: LocalStore,
+    chunks: Iterable[list[tuple[bytes, bytes | None, int]]],
+    name: str,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Copy a changelog's tail into the store, logging progress; returns messages copied."""
+    """Copy a changelog's tail into the store, logging progress (and telling `progress` the
+    offset reached after each chunk); returns messages copied."""
     started = last_log = time.monotonic()
     copied = 0
     for chunk in chunks:
         store.restore(chunk)
         copied += len(chunk)
+        if progress is not None:
+            progress(chunk[-1][2] + 1)
         now = time.monotonic()
         if now - last_log >= 5.0:
             log.info("restoring %s: %d messages so far (%.0f/s), at offset %d", name, copied,

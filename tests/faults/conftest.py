@@ -90,6 +90,7 @@ def fault_settings(fault_broker: FaultBroker, clickhouse_server: Any, tmp_path: 
         clickhouse_url=SecretStr(url),
         clickhouse_database=database,
         web_port=free_port(),
+        api_port=free_port(),
         batch_within=0.2,
         session_timeout=6.0,
     )

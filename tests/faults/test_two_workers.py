@@ -43,10 +43,11 @@ def test_second_worker_joins_mid_feed_and_the_first_is_killed(
 ) -> None:
     monkeypatch.setenv("PARCELSTREAM_SINK_IN_WORKER", "false")
     settings, simulation = _without_sink(fault_settings), simulate(PARCELS, seed=94)
-    # Each worker serves its own web port and keeps its own Faust data dir.
+    # Each worker serves its own web and API ports and keeps its own state dir.
     second = settings.model_copy(
-        update={"web_port": free_port(), "state_dir": settings.state_dir.parent / "state-2"}
-    )
+        update={"web_port": free_port(), "api_port": free_port(),
+                "state_dir": settings.state_dir.parent / "state-2"}
+    )  # fmt: skip
     fault_record.fault = "2 workers + sink process: one joins mid-feed, the other kill -9"
     sink = fleet.sink(settings)
     workers = [fleet.worker(settings, "worker-1")]

@@ -88,6 +88,22 @@ def fedex_96_numbers(draw: st.DrawFn) -> str:
 
 
 @st.composite
+def fedex_34_numbers(draw: st.DrawFn) -> str:
+    # 34 digits, "96" (Ground GSN) or "10" (Express), ending in a 12-digit Express number.
+    head = draw(st.sampled_from(["96", "10"])) + draw(digits(20))
+    body = draw(digits(11))
+    return head + body + fedex_express_digit(body)
+
+
+@st.composite
+def dhl_sscc_numbers(draw: st.DrawFn) -> str:
+    # "00" + SSCC: weights 3,1,3,... from the left over 19 digits, up to the next multiple of 10.
+    body = "00" + draw(digits(17))
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+@st.composite
 def usps_numbers(draw: st.DrawFn) -> str:
     body = "9" + draw(st.sampled_from("2345")) + draw(digits(19))
     routing = draw(st.sampled_from(["", "420" + draw(digits(5)), "420" + draw(digits(9))]))
@@ -101,7 +117,8 @@ def dhl_numbers(draw: st.DrawFn) -> str:
 
 
 def expected_carrier(number: str) -> str:
-    return {"US": "usps", "CA": "canadapost", "NL": "postnl"}.get(number[-2:], "upu_s10")
+    posts = {"US": "usps", "CA": "canadapost", "NL": "postnl", "DE": "dhl"}
+    return posts.get(number[-2:], "upu_s10")
 
 
 VALID = {
@@ -110,8 +127,10 @@ VALID = {
     "fedex_express": (fedex_express_numbers(), "fedex"),
     "fedex_ground": (fedex_ground_numbers(), "fedex"),
     "fedex_96": (fedex_96_numbers(), "fedex"),
+    "fedex_34": (fedex_34_numbers(), "fedex"),
     "usps": (usps_numbers(), "usps"),
     "dhl": (dhl_numbers(), "dhl"),
+    "dhl_sscc": (dhl_sscc_numbers(), "dhl"),
 }
 # Where the check digit sits, and the rule that recomputes it, per format.
 CHECKS = {
@@ -120,9 +139,13 @@ CHECKS = {
     "fedex_express": (11, lambda n: fedex_express_digit(n[:11])),
     "fedex_ground": (14, lambda n: mod10_digit(n[:14])),
     "fedex_96": (21, lambda n: mod10_digit(n[7:21])),
+    "fedex_34": (-1, lambda n: fedex_express_digit(n[-12:-1])),
     "usps": (-1, lambda n: mod10_digit(n[-22:-1])),
     "dhl": (9, lambda n: dhl_digit(n[:9])),
+    "dhl_sscc": (19, lambda n: mod10_digit(n[:19])),
 }
+# What a long barcode embeds: the number the carrier tracks.
+EMBEDDED = {"fedex_96": slice(7, None), "fedex_34": slice(-12, None), "usps": slice(-22, None)}
 
 
 @pytest.mark.parametrize("name", sorted(VALID))
@@ -134,6 +157,11 @@ def test_valid_numbers_have_the_right_top_candidate(name: str, data: st.DataObje
     top = detect(number)[0]
     assert top.carrier == (expected_carrier(number) if carrier == "s10" else carrier), number
     assert top.check_digit_valid is True
+    assert top.tracking_number == number[EMBEDDED.get(name, slice(None))]
+    if name == "fedex_34":  # the embedded number is a FedEx Express number of its own
+        assert (detect(top.tracking_number)[0].format, detect(top.tracking_number)[0].carrier) == (
+            "express12", "fedex"
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(VALID))
@@ -173,7 +201,13 @@ def test_random_strings_never_raise(text: str) -> None:
         # 01234567898 -> 3.
         ("RR 473 124 829 US", [("usps", True), ("upu_s10", True)]),
         ("cp473124829nl", [("postnl", True), ("upu_s10", True)]),
-        ("LX473124829DE", [("upu_s10", True)]),
+        ("LX473124829DE", [("dhl", True), ("upu_s10", True)]),
+        ("LX473124829GB", [("upu_s10", True)]),
+        # paketda.de's DHL 20-digit example, and the same with its check digit changed
+        ("0034 0433 8364 4263 6597", [("dhl", True), ("usps", None), ("fedex", None)]),
+        ("00340433836442636598", [("usps", None), ("fedex", None), ("dhl", False)]),
+        ("GM2951173225174494", [("dhl", None)]),
+        ("RX12345678", [("dhl", None)]),
         ("1Z 999 AA1 01 2345 6784", [("ups", True)]),
         ("0123-4567-8983", [("fedex", True)]),
         ("0123-4567-8984", [("fedex", False)]),
@@ -209,3 +243,10 @@ def test_detect_main_prints_one_line_per_number(capsys: pytest.CaptureFixture[st
     assert detect_main(["nothing-here"]) == 1
     assert "unknown format" in capsys.readouterr().out
     assert detect_main([]) == 2
+
+
+def test_the_command_shows_the_number_a_barcode_embeds(capsys: pytest.CaptureFixture[str]) -> None:
+    body = "79480839059"
+    barcode = "9622001560001234567100" + body + fedex_express_digit(body)
+    assert detect_main([barcode]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"-> {body}{fedex_express_digit(body)}")

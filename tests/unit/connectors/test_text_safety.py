@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectors
-from connectors.base import _clean, clean_text, load_json
+from connectors.base import ParseError, _clean, clean_text, load_json
 
 
 @given(st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF)))
@@ -52,10 +52,29 @@ def test_a_generic_webhook_with_a_lone_surrogate_yields_encodable_scans() -> Non
     assert scan.description == "x\ufffd"
 
 
-def _walked_whenever_escaped(payload: bytes) -> object:
-    """load_json as it was before the escape pre-check: every payload with a \\u is walked."""
-    document = json.loads(payload)
-    return _clean(document) if b"\\u" in payload else document
+def _always_walked(payload: bytes) -> object:
+    """load_json without its pre-check: every document is walked (ParseError as load_json's)."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return ParseError
+    return _clean(document)
+
+
+def _loaded(payload: bytes) -> object:
+    try:
+        return load_json(payload)
+    except ParseError:
+        return ParseError
+
+
+def test_unsafe_text_without_any_u_escape_is_cleaned_too() -> None:
+    # \b and \f are escapes of control characters without a \u; DEL and a surrogate raw.
+    assert load_json(b'{"a": "x\\by\\fz"}') == {"a": "x y z"}
+    assert load_json(b'{"a": "del\x7f"}') == {"a": "del "}
+    assert load_json(b'{"a": "lone\xed\xb0\x80"}') == {"a": "lone\ufffd"}
+    utf16 = '{"a": "x\x7f\udfff"}'.encode("utf-16", "surrogatepass")
+    assert load_json(utf16) == {"a": "x \ufffd"}
 
 
 _ANY_TEXT = st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF))
@@ -72,9 +91,9 @@ def test_walking_only_payloads_that_may_hold_unsafe_text_reads_the_same(
     document: object, ascii_only: bool, encoding: str
 ) -> None:
     """Escaped or raw, in any of json's encodings: the pre-check never skips a document the
-    walk would have changed (a raw DEL or surrogate next to a harmless escape included)."""
+    walk would have changed (a raw DEL or surrogate with or without any escape included)."""
     payload = json.dumps(document, ensure_ascii=ascii_only).encode(encoding, "surrogatepass")
-    assert load_json(payload) == _walked_whenever_escaped(payload)
+    assert _loaded(payload) == _always_walked(payload)
 
 
 # Pieces of a JSON string, each valid there: harmless and unsafe escapes, an escaped backslash
@@ -95,6 +114,9 @@ _PIECES = [
     b"\x7f",
     b"\xed\xa0\x80",
     b"\xed\x9f\xbf",
+    b"\x01",
+    b"\x1f",
+    b"\t",
     b"a",
 ]
 
@@ -103,4 +125,4 @@ _PIECES = [
 @given(st.lists(st.sampled_from(_PIECES), max_size=8))
 def test_pre_check_on_strings_of_escapes_and_raw_bytes(pieces: list[bytes]) -> None:
     payload = b'{"k": "' + b"".join(pieces) + b'"}'
-    assert load_json(payload) == _walked_whenever_escaped(payload)
+    assert _loaded(payload) == _always_walked(payload)

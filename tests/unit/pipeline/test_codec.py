@@ -12,7 +12,7 @@ from pipeline.ingestion.publisher import raw_envelope
 from pipeline.records import DeadLetter, to_avro
 from tests.unit.tracking.test_parcels import SHIPMENT, scan
 from tools.simulator import simulate
-from tracking.events import TrackingEta, etas_from_columns, from_columns, to_columns
+from tracking.events import TrackingEta, TrackingEvent, etas_from_columns, from_columns, to_columns
 from tracking.orders import OrderState
 from tracking.parcels import PartitionState, process_batch
 from tracking.state import ParcelState
@@ -103,7 +103,8 @@ def test_the_sample_state_carries_a_carrier_eta() -> None:
 # Fields added after these schemas first went on a topic: a message written before them must
 # still decode, with the fields' defaults, by a reader that resolves writer to reader schema.
 ADDED_FIELDS = {
-    "TrackingEventBatch": {"etas"},
+    "TrackingEventBatch": {"etas", "shipment_id"},
+    "TrackingEvent": {"shipment_id"},
     "ParcelState": {"eta_source", "carrier_eta", "carrier_eta_low", "carrier_eta_high",
                     "carrier_eta_kind", "carrier_eta_received_at", "carrier_eta_first",
                     "eta_first"},
@@ -134,6 +135,8 @@ def test_messages_written_before_the_new_fields_decode_with_their_defaults(name:
         assert decoded[field] == default, field
     if name == "TrackingEventBatch":
         assert etas_from_columns(decoded) == [] and from_columns(decoded) == from_columns(record)
+    elif name == "TrackingEvent":
+        assert TrackingEvent.from_record(decoded).shipment_id == ""
     else:
         assert ParcelState.from_record(decoded).carrier_eta_ms is None
 

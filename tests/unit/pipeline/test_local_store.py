@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.state.local import LocalStore, StoredParcels
+from pipeline.state.local import LocalStore, StoredParcels, StoreReader
 from tracking import state_codec
 from tracking.state import ParcelState
 
@@ -82,3 +82,28 @@ def test_a_changelog_of_avro_states_is_restored_in_the_compact_encoding() -> Non
     assert state_codec.deadline_of(converted) == 1, "due at once: the next tick reschedules it"
     compact = state_codec.encode(state, 99)
     assert compact_value(codec, compact) is compact and compact_value(codec, None) is None
+
+
+def test_a_reader_in_another_role_sees_what_the_owner_wrote(tmp_path: Path) -> None:
+    """StoreReader (RocksDB secondary): what the lookup API reads while the step writes."""
+    store = LocalStore(tmp_path / "p0", deadlines=False)
+    store.write([(b"O-1", b"one")], extra=[(b"rCUST-1\0O-1", b"")], next_offset=1)
+    reader = StoreReader(tmp_path / "p0", tmp_path / "reader", max_lag=3600)
+    assert reader.get("O-1") == b"one"
+    store.write([(b"O-2", b"two"), (b"O-1", None)], extra=[(b"rCUST-1\0O-2", b"")])
+    assert reader.get("O-2") is None, "not caught up yet (max_lag)"
+    reader.catch_up(force=True)
+    assert reader.get("O-2") == b"two" and reader.get("O-1") is None
+    assert reader.prefix(b"rCUST-1\0") == [b"rCUST-1\0O-1", b"rCUST-1\0O-2"]
+    assert reader.prefix(b"rCUST-1\0", limit=1) == [b"rCUST-1\0O-1"]
+    assert store.keys(b"s") == [b"sO-2"]
+    reader.close()
+    store.close()
+
+
+def test_a_store_without_deadlines_keeps_no_index_of_any_value(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "p0", deadlines=False)
+    value = state_codec.encode(ParcelState("TN1"), 123)  # a header that reads as a deadline
+    store.write([(b"TN1", value)])
+    assert store.keys(b"t") == []
+    store.close()

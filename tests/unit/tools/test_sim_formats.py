@@ -6,6 +6,7 @@ can see from the report; these tests point at the format instead."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,6 +24,7 @@ from tools.sim_formats import (
     intended,
     speaks,
 )
+from tools.sim_scan import ETA_ERROR_HOURS, estimate_after
 from tools.simulator import ENDINGS, FORMATS, SCAN_GAP, Simulation, simulate
 from tracking.normalize import Normalizer
 
@@ -247,25 +249,26 @@ def test_the_repeated_autumn_hour_keeps_each_instant(
     assert parsed == {s.tracking_number: int(s.at.timestamp()) * 1000 for s in scans}
 
 
-def test_fedex_feed_carries_estimates_with_an_error(feed: tuple[Simulation, list, int]) -> None:
-    """The simulated FedEx shows an estimated delivery window while a parcel is on its way, so
-    the demo report has carrier ETAs to score; they are off by a seeded, realistic error."""
+@pytest.mark.parametrize("payload_format", sorted(ETA_ERROR_HOURS))
+def test_the_feed_carries_each_carriers_estimates_with_an_error(
+    feed: tuple[Simulation, list, int], payload_format: str
+) -> None:
+    """Each simulated carrier with an estimate field shows it while a parcel is on its way, so
+    the demo report has carrier ETAs to score per carrier; off by a seeded, realistic error."""
     simulation, _, _ = feed
     delivered = {s.tracking_number: s.at for s in simulation.scans if s.code == "DL"}
     first: dict[str, connectors.CarrierEta] = {}
-    for carrier, payload_format, body in simulation.payloads:
-        if payload_format != "fedex":
+    for carrier, body_format, body in simulation.payloads:
+        if body_format != payload_format:
             continue
         try:
-            result = connectors.parse("fedex", body, connectors.ParseContext(carrier, 0, "sim"))
+            result = connectors.parse(body_format, body, connectors.ParseContext(carrier, 0, "s"))
         except connectors.ParseError:
             continue
         for eta in result.etas:
-            assert (eta.kind, eta.zone_assumed) == ("estimated", False)
-            # four hours; half an hour less or more where a bound would fall on local midnight
-            assert eta.window_end_ms - eta.window_start_ms in (3.5 * 3_600_000, 4 * 3_600_000,
-                                                               4.5 * 3_600_000)  # fmt: skip
-            assert eta.estimated_at_ms == eta.window_end_ms
+            assert eta.kind in ("estimated", "scheduled")
+            if eta.kind == "estimated" and payload_format != "x12_214":  # X12 AG is a moment
+                assert eta.estimated_at_ms == eta.window_end_ms > eta.window_start_ms > 0
             first.setdefault(eta.tracking_number, eta)
     errors = [
         abs(eta.estimated_at_ms / 1000 - delivered[tn].timestamp()) / 3600
@@ -274,6 +277,51 @@ def test_fedex_feed_carries_estimates_with_an_error(feed: tuple[Simulation, list
     ]
     assert len(errors) >= 5
     assert 1 < sum(errors) / len(errors) < 72, "neither an oracle nor noise"
+
+
+# Scans to estimate after: every code, in and out of a zone, at places the parsers read
+# differently, at the edges of a day and in the repeated autumn hour.
+ESTIMATED_AFTER = [
+    SimScan("c", f"P{i}", code, at, city, region, country, postal, offset, zone_given)
+    for i, (code, at, (city, region, country, postal, offset), zone_given) in enumerate(
+        (code, at, place, zone_given)
+        for code in SIM_CODES
+        for at in (*AUTUMN, datetime(2026, 11, 18, 23, 47, 5, tzinfo=UTC))
+        for place in PLACES.values()
+        for zone_given in (True, False)
+    )
+]
+
+
+@pytest.mark.parametrize("payload_format", sorted(ETA_ERROR_HOURS))
+def test_each_estimate_reads_back_as_the_carrier_meant_it(payload_format: str) -> None:
+    """Exact to the second where the field holds a time (a bound that would fall on a local
+    midnight is written half an hour later, as the parsers read midnight as a date); noon
+    UTC of the estimated day where it holds a date alone (UPS SDD, Canada Post)."""
+    carrier = next(c for c, fmt in FORMATS.items() if fmt == payload_format)
+    half_hour = 1_800_000
+    for scan in ESTIMATED_AFTER:
+        if not speaks(payload_format, scan.code):
+            continue
+        sent = replace(scan, carrier=carrier)
+        result = connectors.parse(
+            payload_format,
+            encode(payload_format, carrier, [sent]),
+            connectors.ParseContext(carrier, 0),
+        )
+        assert result.problems == []
+        meant = estimate_after(payload_format, sent)
+        if meant is None:
+            assert result.etas == [], sent
+            continue
+        at = int(meant.timestamp()) * 1000
+        noon = int(meant.replace(hour=12, minute=0).timestamp()) * 1000
+        for eta in result.etas:
+            if eta.kind == "scheduled":
+                assert eta.estimated_at_ms == noon, sent
+            else:
+                assert eta.estimated_at_ms - at in (0, half_hour), sent
+        assert result.etas, sent
 
 
 def test_fedex_estimates_are_the_same_for_the_same_newest_scan() -> None:

@@ -89,6 +89,9 @@ def test_first_estimate_is_the_one_known_at_pickup_and_before_delivery() -> None
     late = ParcelState("P2", milestones={"picked_up": 1, "delivered": 2})
     apply_carrier_eta(late, eta(50 * H, 1 * H))
     assert not mark_first_estimate(late), "an estimate seen only after delivery is no forecast"
+    moving = ParcelState("P3", status="in_transit", milestones={"info_received": 1})
+    apply_carrier_eta(moving, eta(50 * H, 1 * H))
+    assert mark_first_estimate(moving), "in transit without a pickup scan (DHL) is picked up"
 
 
 def test_scores_choose_the_carrier_only_when_measured_better_with_enough_samples() -> None:

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from tracking.events import TrackingEvent
 from tracking.exceptions import ExceptionPolicy, severity
 from tracking.parcels import PartitionState, process_batch, process_timers
+from tracking.state import RESOLVED_LIMIT
 from tracking.timers import DeadlineHeap
 
 H = 3_600_000
@@ -48,6 +49,21 @@ def test_silence_opens_stuck_from_the_timer_and_a_scan_resolves_it() -> None:
     assert process_timers(part, 80 * H, POLICY).exceptions == [], "opened once"
     out = process_batch(part, [scan("b", "in_transit", 81 * H, 81 * H)], [], 81 * H, POLICY)
     assert kinds(out) == [("stuck", "resolved")]
+    (state,) = part.parcels.values()  # type: ignore[attr-defined]
+    assert state.resolved_exceptions == [("stuck", 0, 81 * H)], "kept for the lookup API"
+
+
+def test_the_parcel_keeps_only_its_last_resolved_exceptions() -> None:
+    part = PartitionState()
+    at = 0
+    for i in range(RESOLVED_LIMIT + 3):
+        process_batch(part, [scan(f"x{i}", "exception", at, at, "customs_hold")], [], at, POLICY)
+        at += H
+        process_batch(part, [scan(f"y{i}", "in_transit", at, at)], [], at, POLICY)
+        at += H
+    (state,) = part.parcels.values()  # type: ignore[attr-defined]
+    assert len(state.resolved_exceptions) == RESOLVED_LIMIT
+    assert state.resolved_exceptions[-1] == ("customs_hold", at - 2 * H, at - H)
 
 
 def test_a_replayed_backlog_raises_no_alarm_until_the_feed_settles() -> None:

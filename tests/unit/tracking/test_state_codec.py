@@ -35,6 +35,8 @@ MAYBE_MS = st.none() | MS
     st.dictionaries(st.sampled_from(["stuck", "late"]), MS),
     st.tuples(MAYBE_MS, MAYBE_MS, MAYBE_MS, MAYBE_MS, MAYBE_MS, MAYBE_MS, MAYBE_MS),
     st.tuples(TEXT, TEXT, TEXT, st.none() | TEXT, st.booleans(), st.sampled_from(["", "ours"])),
+    st.tuples(TEXT, TEXT),
+    st.lists(st.tuples(st.sampled_from(["stuck", "late"]), MS, MS), max_size=3),
     st.none() | st.floats(0.0, 1.0),
 )
 def test_any_state_round_trips_exactly(
@@ -43,6 +45,8 @@ def test_any_state_round_trips_exactly(
     open_exceptions: dict,
     times: tuple,
     texts: tuple,
+    destination: tuple,
+    resolved: list,
     p_late: float | None,
 ) -> None:
     state = ParcelState(TN)
@@ -58,6 +62,8 @@ def test_any_state_round_trips_exactly(
      state.promised_delivery_ms, state.notified_eta_ms, state.evicted_at_ms) = times  # fmt: skip
     (state.customer_ref, state.service_level, state.carrier_eta_kind, state.order_id,
      state.is_return, state.eta_source) = texts  # fmt: skip
+    state.destination_country, state.destination_postal = destination
+    state.resolved_exceptions = resolved
     state.p_late = p_late
     data = state_codec.encode(state)
     restored = state_codec.decode(data)
@@ -68,6 +74,22 @@ def test_any_state_round_trips_exactly(
         (h.event_id, h.source, h.progress) for h in state.history
     ]
     assert restored.seen == {h.event_id for h in state.history}
+    assert (restored.destination_country, restored.destination_postal) == destination
+    assert restored.resolved_exceptions == resolved
+
+
+def test_a_value_written_before_the_appended_fields_decodes_with_their_defaults() -> None:
+    state = ParcelState(TN, destination_country="NL", destination_postal="1012 AB",
+                        resolved_exceptions=[("stuck", 1, 2)])  # fmt: skip
+    state.apply_events([event("e1", Status.PICKED_UP.value, 1_000)], now_ms=5)
+    data = state_codec.encode(state, 77)
+    header, body = data[: state_codec.HEADER_SIZE], msgspec.msgpack.decode(data[9:])
+    old = header + msgspec.msgpack.encode(body[:23])  # the 23 fields of the first layout
+    restored = state_codec.decode(old)
+    assert (restored.destination_country, restored.destination_postal) == ("", "")
+    assert restored.resolved_exceptions == []
+    assert restored.to_record() == state.to_record()
+    assert state_codec.record(old) == state_codec.record(data)
 
 
 def test_int_codes_are_positions_that_never_move() -> None:
