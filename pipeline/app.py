@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline import metrics
 from pipeline.api.reader import LiveState
-from pipeline.api.server import LookupApi, link_secret
+from pipeline.api.server import Assignment, LookupApi, link_secret
 from pipeline.health import Health, Stopping
 from pipeline.runtime import process as runtime
 from pipeline.runtime.common import InputMessage, StepStats
@@ -130,28 +130,11 @@ async def _start_api(faust_app: ParcelstreamApp) -> web.AppRunner:
     """Serve the lookup API beside Faust's web views, on its own port (public, where the
     views are not). A partition another member owns is read from that member."""
     own = settings.api_base_url
-    seen: list[Any] = [None, {}]  # the distribution last read, and its owners by partition
-
-    def owners() -> dict[tuple[str, int], str]:
-        # PartitionAssignorT does not declare it; faust.assignor.PartitionAssignor has it.
-        distribution = faust_app.assignor.external_topic_distribution  # type: ignore[attr-defined]
-        if distribution is not seen[0]:  # a rebalance replaced it
-            seen[:] = [distribution, {
-                (topic, partition): url.rstrip("/")
-                for url, tps in distribution.items()
-                for topic, partitions in tps.items()
-                for partition in partitions
-            }]  # fmt: skip
-        return seen[1]  # type: ignore[no-any-return]
-
-    def owner(topic: str, partition: int) -> str | None:
-        url = owners().get((topic, partition))
-        return None if url is None or url == own else url
-
-    def others() -> list[str]:
-        return sorted(set(owners().values()) - {own})
-
-    lookup = LookupApi(settings, LiveState(settings), link_secret(settings), owner, others)
+    # PartitionAssignorT does not declare it; faust.assignor.PartitionAssignor has it.
+    assignment = Assignment(lambda: faust_app.assignor.external_topic_distribution, own)  # type: ignore[attr-defined]
+    lookup = LookupApi(
+        settings, LiveState(settings), link_secret(settings), assignment.owner, assignment.others
+    )
     runner = web.AppRunner(lookup.app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 
 from pipeline import topics
 from pipeline.codec import AvroCodec
@@ -83,11 +84,14 @@ class LiveState:
     def encode_order(self, order: OrderState) -> bytes:
         return self._codec.encode("OrderState", order.to_record())
 
-    def orders_of(self, customer_ref: str, limit: int = 200) -> list[OrderState]:
-        """This worker's orders with this customer reference (its order partitions only)."""
+    def orders_of(
+        self, customer_ref: str, partitions: Iterable[int] | None = None, limit: int = 200
+    ) -> list[OrderState]:
+        """The orders with this customer reference in these order partitions' copies (all
+        this machine has, by default)."""
         prefix = b"r" + customer_ref.encode() + b"\0"
         found: list[OrderState] = []
-        for partition in range(self._settings.partitions):
+        for partition in range(self._settings.partitions) if partitions is None else partitions:
             reader = self._reader(self.orders_topic, partition)
             if reader is None:
                 continue

@@ -27,7 +27,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +55,39 @@ Owners = Callable[[str, int], str | None]
 Members = Callable[[], list[str]]
 
 _INTERNAL = "X-Parcelstream-Internal"
+
+
+class Assignment:
+    """Who owns which partition, from Faust's assignment: every member's API URL with its
+    partitions (`external_topic_distribution`), re-indexed only when a rebalance replaces it."""
+
+    def __init__(
+        self, distribution: Callable[[], Mapping[str, Mapping[str, Sequence[int]]]], own: str
+    ) -> None:
+        self._distribution = distribution
+        self._own = own
+        self._read: object = None
+        self._owners: dict[tuple[str, int], str] = {}
+
+    def _index(self) -> dict[tuple[str, int], str]:
+        distribution = self._distribution()
+        if distribution is not self._read:
+            self._read = distribution
+            self._owners = {
+                (topic, partition): url.rstrip("/")
+                for url, tps in distribution.items()
+                for topic, partitions in tps.items()
+                for partition in partitions
+            }
+        return self._owners
+
+    def owner(self, topic: str, partition: int) -> str | None:
+        """The owner's base URL; None when it is this worker or nobody is known yet."""
+        url = self._index().get((topic, partition))
+        return None if url is None or url == self._own else url
+
+    def others(self) -> list[str]:
+        return sorted(set(self._index().values()) - {self._own})
 
 
 def _problem(status: int, error: str, detail: str = "") -> web.Response:
@@ -100,7 +133,7 @@ class LookupApi:
     # -- the application ---------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[_security_headers])
+        app = web.Application(middlewares=[_security_headers, _owner_unreachable])
         app.add_routes([
             web.get("/v1/parcels/{tracking_number}", self.get_parcel),
             web.get("/v1/orders/{order_id}", self.get_order),
@@ -120,7 +153,8 @@ class LookupApi:
     async def _close(self, app: web.Application) -> None:
         if self._session is not None:
             await self._session.close()
-        self._reads.shutdown(wait=False)
+        self._reads.shutdown(wait=True)
+        self.live.close()
 
     def tracking_link(self, tracking_number: str) -> str:
         return f"{self.settings.api_links_url}/t/{self.links.sign('p', tracking_number)}"
@@ -159,15 +193,27 @@ class LookupApi:
         raw = await self._remote(owner, f"/internal/v1/orders/{_quote(order_id)}")
         return None if raw is None else self.live.decode_order(raw)
 
+    def _own_order_partitions(self) -> list[int]:
+        """The order partitions this worker answers for: its copy of another worker's (left
+        from before a rebalance) may be stale."""
+        owner = self._owners
+        return [p for p in range(self.settings.partitions) if owner(self._order_topic, p) is None]
+
     async def orders_of(self, customer_ref: str) -> list[OrderState]:
-        found: list[OrderState] = await self._read(self.live.orders_of, customer_ref)
+        mine = self._own_order_partitions()
+        found: list[OrderState] = await self._read(self.live.orders_of, customer_ref, mine)
         path = f"/internal/v1/orders?customer_ref={_quote(customer_ref)}"
         for base in self._members():
             raw = await self._remote(base, path)
             found += [
                 self.live.decode_order(item) for item in msgspec.msgpack.decode(raw or b"\x90")
             ]
-        return sorted(found, key=lambda o: o.order_id)
+        newest: dict[str, OrderState] = {}  # mid-rebalance, two members may both answer
+        for order in found:
+            known = newest.get(order.order_id)
+            if known is None or order.version > known.version:
+                newest[order.order_id] = order
+        return sorted(newest.values(), key=lambda o: o.order_id)
 
     def _internal(self, request: web.Request) -> bool:
         given = request.headers.get(_INTERNAL, "")
@@ -190,7 +236,9 @@ class LookupApi:
     async def internal_search(self, request: web.Request) -> web.Response:
         if not self._internal(request):
             return _problem(401, "unauthorized")
-        orders = await self._read(self.live.orders_of, request.query.get("customer_ref", ""))
+        orders = await self._read(
+            self.live.orders_of, request.query.get("customer_ref", ""), self._own_order_partitions()
+        )
         encode = self.live.encode_order
         body = msgspec.msgpack.encode([encode(order) for order in orders])
         return web.Response(body=body, content_type="application/octet-stream")
@@ -323,6 +371,19 @@ async def _security_headers(
         "form-action 'self'; frame-ancestors 'none'"
     )  # fmt: skip
     return response
+
+
+@web.middleware
+async def _owner_unreachable(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The worker owning a partition did not answer (it is restarting, or a rebalance is
+    moving the partition): 503, which a client may retry, rather than a 500."""
+    try:
+        return await handler(request)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("lookup %s: the owning worker did not answer: %s", request.path, exc)
+        return _problem(503, "owner_unavailable", "try again in a few seconds")
 
 
 def link_secret(settings: Settings) -> bytes:

@@ -125,11 +125,12 @@ def parcel_doc(state: ParcelState, link: str | None = None) -> dict[str, Any]:
     eta = carrier_eta = None
     if state.eta_ms is not None:
         ours = state.eta_source != "carrier"
+        actual = state.eta_level == "actual"  # delivered: the ETA is the delivery itself
         eta = {
             "estimate": _iso(state.eta_ms),
             "earliest": _iso(state.eta_low_ms),
             "latest": _iso(state.eta_high_ms),
-            "confidence": ETA_CONFIDENCE if ours else None,
+            "confidence": ETA_CONFIDENCE if ours and not actual else None,
             "level": state.eta_level if ours else "carrier",
         }
     if state.carrier_eta_ms is not None:

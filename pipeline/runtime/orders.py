@@ -108,7 +108,9 @@ class OrderStep(PartitionedStep):
         for partition, orders in list(self._orders.items()):
             expired = expired_orders(orders, self._timers[partition], now, retention)
             for order_id in expired:
-                self.outputs.add_encoded(self.order_store.topic, None, order_id.encode(), partition)
+                self.outputs.add_encoded(
+                    self.order_store.topic, None, order_id.encode(), partition, state=True
+                )
                 gone += 1
             if expired:
                 self._copy_after(partition, [(o.encode(), None) for o in expired], [])

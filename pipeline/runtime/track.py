@@ -376,7 +376,7 @@ class TrackStep(PartitionedStep):
         for state in out.changed:
             key = state.tracking_number.encode()
             value = encode(state, deadlines.pop(state.tracking_number, None))
-            add(topic, value, key, partition)
+            add(topic, value, key, partition, state=True)
             changed.append((key, value))
         for state in out.evicted:
             key = state.tracking_number.encode()
@@ -384,7 +384,7 @@ class TrackStep(PartitionedStep):
             value = state_codec.encode_marker(
                 state.tracking_number, now, None, state.shipment_id, state.retired_shipments
             )
-            add(topic, value, key, partition)
+            add(topic, value, key, partition, state=True)
             changed.append((key, value))
         # Parcels a tick rescheduled without changing them: the store's copy gets the new
         # deadline in its header; the changelog's need not (see pipeline/state/local.py).

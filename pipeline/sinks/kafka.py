@@ -5,6 +5,13 @@ Outputs are encoded at `add()` and only handed to the producer at `flush()`. So 
 fails halfway has produced nothing: `rollback(mark)` forgets what the failed attempt added, and
 the step can retry a part of its batch (poison isolation) without having sent half of it. A
 record that cannot be encoded fails in `add()`, inside the attempt that made it.
+
+State changelogs go last (`add_encoded(..., state=True)`): `flush()` sends them only once every
+other output of the batch is acknowledged. A process killed mid-flush could otherwise leave a
+parcel's new state in its changelog while the scans that made it never reached tracked-events;
+restored from that changelog, the state would count the replayed scans as duplicates and they
+would be lost. In this order, a state in a changelog implies its batch's outputs are in Kafka,
+and a crash before it replays the batch, whose outputs carry deterministic ids.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ class TopicSink:
         self._health = health
         self._names: dict[TopicSpec, str] = {}
         self._staged: list[Output] = []
+        self._state: list[Output] = []  # changelog writes, sent after the rest is acknowledged
         self._after: list[Callable[[], None]] = []
 
     def name(self, spec: TopicSpec) -> str:
@@ -66,29 +74,40 @@ class TopicSink:
             )
         )
 
-    def add_encoded(self, topic: str, value: bytes | None, key: bytes, partition: int) -> None:
-        self._staged.append(Output(topic, value, key, partition, None))
+    def add_encoded(
+        self, topic: str, value: bytes | None, key: bytes, partition: int, state: bool = False
+    ) -> None:
+        """Already encoded bytes; `state`: a changelog write, sent last (see above)."""
+        (self._state if state else self._staged).append(Output(topic, value, key, partition, None))
 
     def after(self, action: Callable[[], None]) -> None:
         """Run `action` once everything added so far is acknowledged (a local store's write
         of what its changelog now holds); dropped with a rollback like any output."""
         self._after.append(action)
 
-    def mark(self) -> tuple[int, int]:
-        return len(self._staged), len(self._after)
+    def mark(self) -> tuple[int, int, int]:
+        return len(self._staged), len(self._state), len(self._after)
 
-    def rollback(self, mark: tuple[int, int]) -> None:
+    def rollback(self, mark: tuple[int, int, int]) -> None:
         del self._staged[mark[0] :]
-        del self._after[mark[1] :]
+        del self._state[mark[1] :]
+        del self._after[mark[2] :]
 
     def flush(self) -> None:
         staged, self._staged = self._staged, []
+        state, self._state = self._state, []
         after, self._after = self._after, []
+        self._send(staged)
+        self._send(state)
+        for action in after:
+            action()
+
+    def _send(self, outputs: list[Output]) -> None:
+        if not outputs:
+            return
         produce = self._producer.produce
-        for out in staged:
+        for out in outputs:
             produce(out.topic, out.value, key=out.key, partition=out.partition, headers=out.headers)
         self._health.wait_out(
             "kafka", lambda: self._producer.flush(10.0), (KafkaUnavailable,), "flush outputs"
         )
-        for action in after:
-            action()

@@ -153,6 +153,6 @@ class ChangelogStore(Generic[T]):
         written = []
         for item in items:
             key, value = key_of(item).encode(), encode(schema, to_record(item))
-            add(topic, value, key, partition)
+            add(topic, value, key, partition, state=True)
             written.append((key, value))
         return written

@@ -15,7 +15,7 @@ from pipeline.api.config import ApiKey
 from pipeline.codec import AvroCodec
 from pipeline.ingestion.publisher import Publisher
 from pipeline.settings import Settings
-from pipeline.topics import EVENTS, ORDER_UPDATES, PARCEL_STATE, RAW, SHIPMENTS
+from pipeline.topics import EVENTS, ORDER_UPDATES, PARCEL_STATE, RAW, SHIPMENTS, partition_for
 from tests.faults.harness import wait_members
 from tests.lookup_run import ALL_KEY, call
 from tools.drain import group_lag
@@ -93,6 +93,16 @@ def test_any_worker_answers_for_any_parcel(run_settings: Settings, tmp_path: Pat
             if s["customer_ref"] == simulation.shipments[0]["customer_ref"]
         }  # fmt: skip
         assert found == [expected, expected]
+
+        # The second dies; until the group notices (the session timeout, 30 s), its partitions
+        # are still its own: the first says so with a 503 a client may retry, not a 500.
+        held_by_second = next(
+            s["tracking_number"] for s in simulation.shipments
+            if str(partition_for(s["tracking_number"], shared.partitions)) in held[1]
+        )  # fmt: skip
+        workers[1].kill()
+        gone = call(f"{shared.api_base_url}/v1/parcels/{held_by_second}", ALL_KEY)
+        assert gone.status == 503 and gone.json()["error"] == "owner_unavailable", gone.body
     finally:
         for worker in workers:
             worker.stop()

@@ -9,7 +9,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.api.server import openapi_json
+from pipeline.api.server import Assignment, openapi_json
 from pipeline.api.views import OrderView, ParcelView, order_doc, parcel_doc
 from pipeline.settings import REPO_ROOT
 from tests.unit.tracking.test_state import TN, event
@@ -60,3 +60,17 @@ def test_an_order_answer_is_an_order_view_with_returns_last() -> None:
 def test_the_published_openapi_document_is_current() -> None:
     published = (REPO_ROOT / "docs" / "openapi.json").read_text()
     assert published == openapi_json(), "regenerate: parcelstream openapi --write docs/openapi.json"
+
+
+def test_the_assignment_names_each_partitions_owner_and_follows_a_rebalance() -> None:
+    current = {
+        "http://w1:8090": {"events": [0, 1], "order-updates": [0]},
+        "http://w2:8090/": {"events": [2, 3], "order-updates": [1]},
+    }
+    assignment = Assignment(lambda: current, "http://w1:8090")
+    assert assignment.owner("events", 0) is None, "this worker answers itself"
+    assert assignment.owner("events", 3) == "http://w2:8090"
+    assert assignment.owner("events", 9) is None, "unknown: answer from what is here"
+    assert assignment.others() == ["http://w2:8090"]
+    current = {"http://w1:8090": {"events": [0, 1, 2, 3]}}  # w2 left: a new distribution
+    assert assignment.owner("events", 3) is None and assignment.others() == []

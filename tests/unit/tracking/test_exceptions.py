@@ -49,7 +49,7 @@ def test_silence_opens_stuck_from_the_timer_and_a_scan_resolves_it() -> None:
     assert process_timers(part, 80 * H, POLICY).exceptions == [], "opened once"
     out = process_batch(part, [scan("b", "in_transit", 81 * H, 81 * H)], [], 81 * H, POLICY)
     assert kinds(out) == [("stuck", "resolved")]
-    (state,) = part.parcels.values()  # type: ignore[attr-defined]
+    (state,) = part.parcels.values()
     assert state.resolved_exceptions == [("stuck", 0, 81 * H)], "kept for the lookup API"
 
 
@@ -61,7 +61,7 @@ def test_the_parcel_keeps_only_its_last_resolved_exceptions() -> None:
         at += H
         process_batch(part, [scan(f"y{i}", "in_transit", at, at)], [], at, POLICY)
         at += H
-    (state,) = part.parcels.values()  # type: ignore[attr-defined]
+    (state,) = part.parcels.values()
     assert len(state.resolved_exceptions) == RESOLVED_LIMIT
     assert state.resolved_exceptions[-1] == ("customs_hold", at - 2 * H, at - H)
 
