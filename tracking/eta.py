@@ -199,10 +199,12 @@ class EtaConfig:
     # at its quantile's share.
     low_quantile: float = 0.05
     high_quantile: float = 0.85
-    # Deliveries between two refits of the feature correction (tracking/eta_features.py).
-    # Each refit costs ~5 ms over its 4,000 rows: every 250 on the Olist replay (MAE 4.03 vs
-    # 4.15 at 1,000), every 1,000 in the parcel stage, where it costs ~0.3 µs a scan.
+    # Deliveries between two refits of the feature correction (tracking/eta_features.py); 0
+    # turns the correction off. Each refit costs ~5 ms over its 4,000 rows: every 250 on the
+    # Olist replay (MAE 4.03 vs 4.15 at 1,000). Off in the parcel stage (tracking/parcels.py).
     feature_refit_every: int = 250
+    # Step of the censoring-aware pace (tracking/eta_calibration.py); 0 turns it off.
+    censoring_pace_step: float = 0.01
 
     def __post_init__(self) -> None:
         if self.min_samples < 1:
@@ -211,6 +213,8 @@ class EtaConfig:
             raise ValueError("need 0 <= low_quantile < 0.5 < high_quantile <= 1")
         if self.half_life < 0 or self.pace_half_life < 0 or self.shrinkage < 0:
             raise ValueError("half lives and shrinkage must be >= 0")
+        if self.feature_refit_every < 0 or self.censoring_pace_step < 0:
+            raise ValueError("feature_refit_every and censoring_pace_step must be >= 0")
 
     @staticmethod
     def decay_for(half_life: float) -> float:
@@ -259,7 +263,9 @@ class EtaModel:
         self._chains: dict[_Key, _Chain] = {}
         self.features = FeatureCorrection(refit_every=self.config.feature_refit_every)
         self.calibration = Calibration(
-            low_miss=self.config.low_quantile, high_miss=1.0 - self.config.high_quantile
+            low_miss=self.config.low_quantile,
+            high_miss=1.0 - self.config.high_quantile,
+            pace_step=self.config.censoring_pace_step,
         )
 
     def observe(
@@ -298,7 +304,7 @@ class EtaModel:
                         EtaConfig.decay_for(cfg.pace_half_life)
                     )
                 pace.add(max(remaining_seconds, 0.0) / median * _PACE_UNIT)
-                if features is not None:
+                if features is not None and cfg.feature_refit_every > 0:
                     base = median * self._pace(milestone, lane)
                     self.features.observe(features, base, remaining_seconds)
         index = QuantileSketch.bucket_of(remaining_seconds)

@@ -116,6 +116,8 @@ class Calibration:
     ) -> None:
         """One check of a window: was the parcel delivered before its `check` time?"""
         if check == "mid":
+            if not self.pace_step:
+                return
             step = self.pace_step * ((0.0 if delivered_before else 1.0) - 0.5)
             paces = self.paces
             key = (milestone, carrier)

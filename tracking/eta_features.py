@@ -141,7 +141,7 @@ class FeatureCorrection:
         return math.exp(min(max(log_factor, -1.1), 1.1))
 
     def observe(self, features: PickupFeatures | None, base_s: float, actual_s: float) -> None:
-        if features is None or base_s <= 0:
+        if features is None or base_s <= 0 or self.refit_every <= 0:  # 0: correction off
             return
         target = math.log(max(actual_s, 3600.0) / max(base_s, 60.0))
         keys = self._keys(features)
