@@ -101,17 +101,20 @@ def eta_basis(state: ParcelState) -> EtaBasis:
 
 
 def eta_moved_notifications(
-    state: ParcelState, now_ms: int, rule: Rule, rebased: bool = True
+    state: ParcelState, now_ms: int, rule: Rule, basis: EtaBasis | None = None
 ) -> list[Notification]:
     """Announce an ETA that moved by at least the rule's threshold since the last one told,
-    when the change came with news of the parcel (`rebased`: its `eta_basis` changed)."""
+    when the change came with news of the parcel: its `eta_basis` is no longer `basis` (the
+    one before the batch; None: any change counts)."""
     if state.eta_ms is None or "delivered" in state.milestones:
         return []
     if state.notified_eta_ms is None:
         state.notified_eta_ms = state.eta_ms  # the first ETA rides along with other messages
         return []
-    if not rebased or abs(state.eta_ms - state.notified_eta_ms) < rule.eta_moved_ms:
+    if abs(state.eta_ms - state.notified_eta_ms) < rule.eta_moved_ms:
         return []
+    if basis is not None and eta_basis(state) == basis:
+        return []  # moved by the model alone
     state.notified_eta_ms = state.eta_ms
     key = notification_id(state.tracking_number, "eta_moved", str(state.eta_ms))
     return [_record(key, "eta_moved", state, "", state.status_at_ms or now_ms, now_ms)]

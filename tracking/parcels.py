@@ -211,8 +211,7 @@ def process_batch(
             rule = rules.for_parcel(state.customer_segment, state.service_level)
             notes = notifications_for(status_before, state, now_ms)
             notes += exception_notifications(opened, state, now_ms)
-            rebased = eta_basis(state) != basis
-            notes += eta_moved_notifications(state, now_ms, rule, rebased)
+            notes += eta_moved_notifications(state, now_ms, rule, basis)
             out.notifications.extend(n for n in notes if n.kind in rule.kinds)
         if state.order_id:
             out.order_updates.append(order_update(state))
