@@ -67,7 +67,7 @@ bench-scale: setup ## parcel stage with $(SCALE_PARCELS) parcels in state: RSS, 
 	@$(KAFKA) up
 	$(PY) -m pipeline.cli bench-scale --parcels $(SCALE_PARCELS)
 
-eval-eta: compile ## ETA model on 10,000 real Olist deliveries: MAE, coverage, late recall
+eval-eta: compile ## ETA model on 10,000 real Olist deliveries vs a naive baseline: errors, monthly coverage, p_late PR curve (build/eval-eta/)
 	$(PY) -m tools.eval_eta
 
 lint: $(STAMP) ## ruff

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     exception_settle_seconds: float = Field(
         600, ge=0, description="Quiet time after the last received scan before stuck/late/expired."
     )
+    p_late_threshold: float = Field(
+        ExceptionPolicy().p_late_threshold,
+        ge=0,
+        le=1,
+        description="p_late at or above which a parcel is predicted late (exception, "
+        "notification); `make eval-eta` prints precision and recall at the default.",
+    )
     timer_interval: float = Field(5.0, gt=0, description="Seconds between deadline checks.")
     model_snapshot_seconds: float = Field(
         60.0,
@@ -165,6 +172,7 @@ class Settings(BaseSettings):
             stuck_max_ms=int(self.stuck_max_seconds * 1000),
             expire_after_ms=int(self.expire_after_seconds * 1000),
             settle_ms=int(self.exception_settle_seconds * 1000),
+            p_late_threshold=self.p_late_threshold,
         )
 
     @property

@@ -115,6 +115,8 @@ def take_carrier_eta(state: ParcelState) -> None:
     state.predicted_late = (
         state.promised_delivery_ms is not None and at > state.promised_delivery_ms
     )
+    # A carrier gives a time, not a distribution: its lateness is all or nothing.
+    state.p_late = None if state.promised_delivery_ms is None else float(state.predicted_late)
     state.eta_source = "carrier"
 
 

@@ -87,8 +87,25 @@ class NotificationRules:
         return rule
 
 
-def eta_moved_notifications(state: ParcelState, now_ms: int, rule: Rule) -> list[Notification]:
-    """Announce an ETA that moved by at least the rule's threshold since the last one told."""
+EtaBasis = tuple[tuple[int, ...], int | None, int | None]
+
+
+def eta_basis(state: ParcelState) -> EtaBasis:
+    """What of the parcel's own an ETA rests on: its milestones' times, the carrier's estimate
+    and the promise (a pickup feature). The model's paces are left out on purpose: they move
+    every parcel in flight a little with each delivery and each window check (tracking/
+    eta_calibration.py), and announcing that drift doubled the eta_moved messages on the
+    simulated feed. A shopper hears of a moved ETA when news of the parcel moved it; a
+    slowdown that makes it likely late reaches them as `predicted_late`."""
+    return tuple(state.milestones.values()), state.carrier_eta_ms, state.promised_delivery_ms
+
+
+def eta_moved_notifications(
+    state: ParcelState, now_ms: int, rule: Rule, basis: EtaBasis | None = None
+) -> list[Notification]:
+    """Announce an ETA that moved by at least the rule's threshold since the last one told,
+    when the change came with news of the parcel: its `eta_basis` is no longer `basis` (the
+    one before the batch; None: any change counts)."""
     if state.eta_ms is None or "delivered" in state.milestones:
         return []
     if state.notified_eta_ms is None:
@@ -96,6 +113,8 @@ def eta_moved_notifications(state: ParcelState, now_ms: int, rule: Rule) -> list
         return []
     if abs(state.eta_ms - state.notified_eta_ms) < rule.eta_moved_ms:
         return []
+    if basis is not None and eta_basis(state) == basis:
+        return []  # moved by the model alone
     state.notified_eta_ms = state.eta_ms
     key = notification_id(state.tracking_number, "eta_moved", str(state.eta_ms))
     return [_record(key, "eta_moved", state, "", state.status_at_ms or now_ms, now_ms)]
@@ -172,4 +191,5 @@ def _record(
         eta_low=state.eta_low_ms,
         eta_high=state.eta_high_ms,
         is_return=state.is_return,
+        p_late=state.p_late,
     )

@@ -63,6 +63,7 @@ class Notification:
     eta_low: int | None
     eta_high: int | None
     is_return: bool
+    p_late: float | None = column(default=None)
 
 
 @record

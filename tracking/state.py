@@ -112,6 +112,9 @@ class ParcelState:
     # moment: scored against the delivery, per carrier, to choose between them.
     carrier_eta_first_ms: int | None = None
     eta_first_ms: int | None = None
+    # Probability of delivery after the promise (tracking/eta_calibration.py); None without a
+    # promise or an ETA. `predicted_late` is this against the policy's threshold.
+    p_late: float | None = None
     # Set when this parcel's earlier state left the store after the retention
     # (tracking/parcels.py): whatever arrives for it now was announced already, so it stays
     # quiet (no notification) while its scans are still stored.
@@ -313,6 +316,7 @@ class ParcelState:
             "carrier_eta_received_at": self.carrier_eta_received_ms,
             "carrier_eta_first": self.carrier_eta_first_ms,
             "eta_first": self.eta_first_ms,
+            "p_late": self.p_late,
         }
 
     @classmethod
@@ -367,6 +371,7 @@ class ParcelState:
             carrier_eta_received_ms=record.get("carrier_eta_received_at"),
             carrier_eta_first_ms=record.get("carrier_eta_first"),
             eta_first_ms=record.get("eta_first"),
+            p_late=record.get("p_late"),
         )
         state.recompute()
         return state

@@ -131,6 +131,7 @@ def encode(state: ParcelState, deadline_ms: int | None = None) -> bytes:
         (state.destination_country, state.destination_postal),
         state.resolved_exceptions,
         (state.shipment_id, state.retired_shipments),
+        state.p_late,
     )
     return _HEADER.pack(FORMAT, deadline_ms or 0) + _encoder.encode(body)
 
@@ -160,6 +161,7 @@ def decode(data: bytes) -> ParcelState:
         destination_country, destination_postal = appended[0] if appended else ("", "")
         resolved = [tuple(r) for r in appended[1]] if len(appended) > 1 else []
         shipment, retired = appended[2] if len(appended) > 2 else _NO_SHIPMENT
+        p_late = appended[3] if len(appended) > 3 else None
     except (msgspec.DecodeError, ValueError, TypeError) as exc:
         raise ValueError(f"bad compact parcel state: {exc}") from None
     statuses, reasons, progress = _STATUSES, _REASONS, _PROGRESS
@@ -206,6 +208,7 @@ def decode(data: bytes) -> ParcelState:
         resolved_exceptions=resolved,  # type: ignore[arg-type]
         shipment_id=shipment,
         retired_shipments=list(retired),
+        p_late=p_late,
     )
     (state.eta_ms, state.eta_low_ms, state.eta_high_ms, state.eta_level,
      state.predicted_late) = eta  # fmt: skip
@@ -221,11 +224,12 @@ def record(data: bytes) -> dict[str, Any]:
     if not data or data[0] != FORMAT:
         raise ValueError(f"not a compact parcel state (first byte {data[:1]!r})")
     try:
+        body: Any = _decoder.decode(data[HEADER_SIZE:])
         (tn, version, carrier, last_received, updated, milestones, rows, order_id, service,
          customer_ref, segment, promised, is_return, origin, destination, eta, notified_eta,
-         open_exceptions, eta_source, carrier_eta, eta_first, _, folded) = _decoder.decode(
-            data[HEADER_SIZE:]
-        )[:_FIRST_LAYOUT]  # fmt: skip
+         open_exceptions, eta_source, carrier_eta, eta_first, _,
+         folded) = body[:_FIRST_LAYOUT]  # fmt: skip
+        later = body[_FIRST_LAYOUT + 3 :]  # after the destination, resolved exceptions, shipment
         status, reason, status_at, _, last_event_at, city, country = folded
         ats, ids, statuses, reasons, codes, cities, countries, _ = (
             zip(*rows, strict=True) if rows else ((),) * 8
@@ -278,6 +282,7 @@ def record(data: bytes) -> dict[str, Any]:
         "carrier_eta_received_at": carrier_eta[4],
         "carrier_eta_first": carrier_eta[5],
         "eta_first": eta_first,
+        "p_late": later[0] if later else None,
     }
 
 

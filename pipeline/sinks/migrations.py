@@ -287,6 +287,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         # "Shipments"). Same rule as migration 2.
         ("ALTER TABLE {db}.tracking_events ADD COLUMN shipment_id String",),
     ),
+    Migration(
+        6,
+        "probability of lateness",
+        (
+            # tracking/eta_calibration.py: P(delivery after the promise), on the parcel and on
+            # each notification when it was made. Same rule as migration 2.
+            "ALTER TABLE {db}.parcel_state ADD COLUMN p_late Nullable(Float64)",
+            "ALTER TABLE {db}.notifications ADD COLUMN p_late Nullable(Float64)",
+        ),
+    ),
 )
 
 

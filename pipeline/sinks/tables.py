@@ -76,6 +76,7 @@ PARCEL_STATE = Table.of(
         ("carrier_eta_kind", "r['carrier_eta_kind']"),
         ("carrier_eta_first", "seconds(r['carrier_eta_first'])"),
         ("eta_first", "seconds(r['eta_first'])"),
+        ("p_late", "r['p_late']"),
     ),
 )
 

@@ -29,8 +29,14 @@ def orders() -> list[Order]:
 
 
 @pytest.fixture(scope="module")
-def report(orders: list[Order]) -> EvalReport:
+def full(orders: list[Order]) -> EvalReport:
     return evaluate(orders)
+
+
+@pytest.fixture(scope="module")
+def report(orders: list[Order]) -> EvalReport:
+    """Every other order by id: a fixed half of the sample, replayed in about a second."""
+    return evaluate(sorted(orders, key=lambda o: o.order_id)[::2])
 
 
 def test_loads_every_order_with_pickup_delivery_and_estimate(orders: list[Order]) -> None:
@@ -39,28 +45,72 @@ def test_loads_every_order_with_pickup_delivery_and_estimate(orders: list[Order]
     assert sum(o.late for o in orders) == 653
     assert all(o.lane.origin_region != "unknown" for o in orders)
     assert all(len(o.lane.origin_region) == len("SP:13") for o in orders)
+    # Centroids cover 99.8 % of the prefixes (SOURCE.md); products all.
+    features = [o.features for o in orders if o.features is not None]
+    assert len(features) == len(orders)
+    assert sum(f.distance_km is not None for f in features) >= 0.99 * len(orders)
+    assert all(f.weight_kg is not None and f.promise_horizon_s for f in features[:100])
+    # Tiradentes (21 April) falls within ten days of a pickup on 15 April 2018.
+    assert any(f.holidays_ahead for f in features)
 
 
-def test_interval_coverage_is_near_80_percent(report: EvalReport) -> None:
-    assert 0.75 <= report.coverage <= 0.85
-
-
-def test_beats_olist_estimate_by_a_wide_margin(report: EvalReport) -> None:
-    assert report.predicted >= 0.99 * report.orders
+def test_slice_errors_at_the_level_reached(report: EvalReport) -> None:
+    ours, naive = report.ours, report.baseline
+    assert ours.predicted >= 0.99 * report.orders
+    # Reached on this half: MAE 4.06, MedAE 2.29 days (full replay: 4.03 and 2.28; the issue's
+    # targets 4.0 and 2.2 are the strict xfails below).
+    assert ours.mae_days <= 4.10
+    assert ours.medae_days <= 2.32
+    assert ours.p90ae_days <= 9.1
+    assert ours.mae_days <= naive.mae_days - 0.4 and ours.medae_days <= naive.medae_days - 0.4
     assert report.olist_mae_days > 12
-    # Regression guard at the level reached (4.25 days); see the xfail below for the target.
-    assert report.mae_days <= 4.30
+
+
+def test_slice_window_is_calibrated(report: EvalReport) -> None:
+    ours, naive = report.ours, report.baseline
+    assert 0.78 <= ours.coverage <= 0.82  # the target, met (naive: 73 %)
+    assert naive.coverage < 0.76
+    worst, naive_worst = ours.worst_month, naive.worst_month
+    assert worst is not None and naive_worst is not None
+    # Reached: 70.1 % in the worst month (naive 58 %); the 75 % target is a strict xfail below.
+    assert worst[2] >= 0.69 and worst[2] > naive_worst[2] + 0.08
+    assert ours.median_width_days <= 11.0  # reached: 10.9 (full replay 10.4)
+
+
+def test_slice_p_late_ranks_late_orders(report: EvalReport) -> None:
+    ours, naive = report.ours, report.baseline
+    assert (
+        ours.average_precision >= 0.31 and ours.average_precision > naive.average_precision + 0.08
+    )
+    # At the pipeline's default threshold (ExceptionPolicy.p_late_threshold).
+    assert ours.late_precision >= 0.35  # reached: 37.8 %
+    assert ours.late_recall >= 0.25  # reached: 27.4 %
+
+
+@pytest.mark.xfail(strict=True, reason="full replay MAE 4.03, MedAE 2.28 days: see tracking/eta.py")
+def test_point_targets(full: EvalReport) -> None:
+    assert full.ours.mae_days <= 4.0 and full.ours.medae_days <= 2.2
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="MAE target of 3.5 days is out of reach with pickup-time information on this "
-    "sample: regressions fitted on their own answers, with every pickup-time field and even "
-    "future-peeking neighbour transit times, stop at 3.64 (table in tracking/eta.py). Strict, so "
-    "it reports as soon as a model change gets there.",
+    reason="full replay: worst month 70.2 % (2017-04), median width 10.4 days; an online window "
+    "learns of a slowdown's onset only as its parcels overrun (tracking/eta_calibration.py)",
 )
-def test_mae_target(report: EvalReport) -> None:
-    assert report.mae_days <= 3.5
+def test_monthly_coverage_and_width_targets(full: EvalReport) -> None:
+    worst = full.ours.worst_month
+    assert worst is not None and worst[2] >= 0.75
+    assert full.ours.median_width_days <= 9.0
+
+
+@pytest.mark.xfail(strict=True, reason="full replay: 33.7 % recall at 35.2 % precision")
+def test_p_late_target(full: EvalReport) -> None:
+    assert full.ours.late_precision >= 0.35 and full.ours.late_recall >= 0.40
+
+
+def test_full_replay_meets_the_targets_it_reaches(full: EvalReport) -> None:
+    assert 0.78 <= full.ours.coverage <= 0.82
+    assert full.ours.mae_days < full.baseline.mae_days
 
 
 def test_predictions_never_use_later_deliveries() -> None:
@@ -78,9 +128,24 @@ def test_predictions_never_use_later_deliveries() -> None:
 
 
 def test_cli_prints_the_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert main(["--data-dir", str(DATA_DIR)]) == 0
+    # The first 2,000 orders with the other tables as they are: the CLI's work, not the model's.
+    data = tmp_path / "olist"
+    data.mkdir()
+    for source in DATA_DIR.glob("*.csv"):
+        (data / source.name).symlink_to(source)
+    orders = data / "olist_orders_dataset.sample10k.csv"
+    lines = orders.read_text(encoding="utf-8").splitlines(keepends=True)[:2001]
+    orders.unlink()
+    orders.write_text("".join(lines), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    assert main(["--data-dir", str(data), "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
-    assert "MAE of our ETA at pickup" in out and "80% interval coverage" in out
+    for line in ("MAE of our ETA at pickup", "MedAE", "p90 AE", "80% interval coverage",
+                 "worst month", "median window width", "average precision of p_late",
+                 "naive online lane median", "coverage by month (orders)"):  # fmt: skip
+        assert line in out
+    assert (out_dir / "p_late_pr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out_dir / "eval_eta.txt").read_text(encoding="utf-8").strip() in out
     assert main(["--data-dir", str(tmp_path / "missing")]) == 2
 
 

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracking.eta import ANY, EtaConfig, EtaModel, EtaPrediction, Lane, QuantileSketch
+from tracking.eta_calibration import Calibration
 
 DAY = 86_400.0
 T0 = 1_700_000_000_000
@@ -124,11 +125,17 @@ class _WalkModel:
         factor = 1.0
         if pace is not None and pace.count >= self.cfg.min_pace_samples:
             factor = pace.quantiles((0.5,))[0] / 10_000.0
-        eta_ms = at_ms + round(mid * factor * 1000)
+        mid, low, high = mid * factor, low * factor, high * factor
+        if mid > 0:  # the small-sample stretch (tracking/eta_calibration.py), same arithmetic
+            stretch_low, stretch_high = Calibration(
+                low_miss=self.cfg.low_quantile, high_miss=1.0 - self.cfg.high_quantile
+            ).small_sample(samples)
+            low = mid * (low / mid) ** stretch_low if low > 0 else low
+            high = mid * (high / mid) ** stretch_high
         return EtaPrediction(
-            eta_ms=eta_ms,
-            low_ms=at_ms + round(low * factor * 1000),
-            high_ms=at_ms + round(high * factor * 1000),
+            eta_ms=at_ms + round(mid * 1000),
+            low_ms=at_ms + round(low * 1000),
+            high_ms=at_ms + round(high * 1000),
             lane_level=name,
             samples=samples,
             predicted_late=False,

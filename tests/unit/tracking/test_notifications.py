@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.notification_rules import load_rules
-from tracking.eta import Lane
+from tracking.eta import EtaModel, Lane
 from tracking.events import TrackingEvent
 from tracking.notify import Rule, eta_moved_notifications
 from tracking.parcels import PartitionState, process_batch
@@ -135,3 +135,31 @@ def test_eta_moved_only_past_the_threshold() -> None:
     moved = eta_moved_notifications(state, 0, rule)
     assert [n.kind for n in moved] == ["eta_moved"] and moved[0].eta == state.eta_ms
     assert eta_moved_notifications(state, 0, rule) == [], "announced once"
+
+
+def test_a_pace_only_change_does_not_notify() -> None:
+    """eta_moved announces news of the parcel, not the model's drift: a censoring pace that
+    moves every ETA in flight must not message every shopper (tracking/notify.py eta_basis)."""
+    part = PartitionState(eta=EtaModel(censoring_pace_step=0.01))
+    lane = Lane("acme", "standard", "ARA", "ARA")
+    for hours in range(20, 40):
+        part.eta.observe(lane, "picked_up", hours * 3600)
+        part.eta.observe(lane, "departed_origin", hours * 3600)
+    process_batch(part, LIFECYCLE[:2], [shipment("P1")], now_ms=3 * HOUR, rules=RULES)
+    state = part.parcels["P1"]
+    told = state.notified_eta_ms
+    assert told is not None and state.eta_level == "lane"
+    # Parcels on the lane pass their median undelivered: the censoring pace slows the lane.
+    for _ in range(100):
+        part.eta.settle("picked_up", lane, state.eta_level, "mid", False)
+    # An in-transit scan that reaches no milestone refreshes the ETA by the pace alone.
+    out = process_batch(part, [LIFECYCLE[5]], [], now_ms=10 * HOUR, rules=RULES)
+    assert state.eta_ms is not None and state.eta_ms - told >= 12 * HOUR, "the pace moved it"
+    assert "eta_moved" not in [n.kind for n in out.notifications]
+    assert state.notified_eta_ms == told
+    # A scan that moves the parcel on (departed: a milestone) announces the ETA it moved to.
+    for _ in range(100):
+        part.eta.settle("departed_origin", lane, state.eta_level, "mid", False)
+    out = process_batch(part, [LIFECYCLE[3]], [], now_ms=11 * HOUR, rules=RULES)
+    assert [n.kind for n in out.notifications] == ["eta_moved"]
+    assert out.notifications[0].eta == state.eta_ms == state.notified_eta_ms

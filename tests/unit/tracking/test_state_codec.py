@@ -37,6 +37,7 @@ MAYBE_MS = st.none() | MS
     st.tuples(TEXT, TEXT, TEXT, st.none() | TEXT, st.booleans(), st.sampled_from(["", "ours"])),
     st.tuples(TEXT, TEXT),
     st.lists(st.tuples(st.sampled_from(["stuck", "late"]), MS, MS), max_size=3),
+    st.none() | st.floats(0.0, 1.0),
 )
 def test_any_state_round_trips_exactly(
     scans: list,
@@ -46,6 +47,7 @@ def test_any_state_round_trips_exactly(
     texts: tuple,
     destination: tuple,
     resolved: list,
+    p_late: float | None,
 ) -> None:
     state = ParcelState(TN)
     events = [
@@ -62,6 +64,7 @@ def test_any_state_round_trips_exactly(
      state.is_return, state.eta_source) = texts  # fmt: skip
     state.destination_country, state.destination_postal = destination
     state.resolved_exceptions = resolved
+    state.p_late = p_late
     data = state_codec.encode(state)
     restored = state_codec.decode(data)
     assert restored.to_record() == state.to_record()
@@ -131,3 +134,21 @@ def test_bytes_of_something_else_are_refused() -> None:
         except ValueError:
             continue
         raise AssertionError(f"{data!r} decoded")
+
+
+def test_bytes_written_before_p_late_still_decode() -> None:
+    """p_late was appended at the end of the body; a state stored without it reads as None."""
+    state = ParcelState(TN)
+    state.apply_events([event("e1", "picked_up", 1_000)], now_ms=5)
+    state.p_late = 0.25
+    data = state_codec.encode(state)
+    header, body = (
+        data[: state_codec.HEADER_SIZE],
+        msgspec.msgpack.decode(data[state_codec.HEADER_SIZE :]),
+    )
+    assert body[-1] == 0.25
+    old = header + msgspec.msgpack.encode(body[:-1])
+    assert state_codec.decode(old).p_late is None
+    assert state_codec.record(old)["p_late"] is None
+    assert state_codec.decode(data).p_late == 0.25
+    assert state_codec.record(data)["p_late"] == 0.25
