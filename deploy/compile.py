@@ -41,9 +41,15 @@ def sources() -> list[str]:
 
 
 def manifest_for(names: list[str]) -> dict[str, object]:
+    """The hashes of every module of the packages, the compiled ones and those they import
+    but keep in Python (an edited `tracking/records.py` invalidates the build too)."""
+    everything = sorted(
+        f"{package}/{path.name}" for package in PACKAGES for path in (ROOT / package).glob("*.py")
+    )
     return {
         "python": sys.implementation.cache_tag,
-        "sources": {name: source_hash(ROOT / name) for name in names},
+        "compiled": names,
+        "sources": {name: source_hash(ROOT / name) for name in everything},
     }
 
 
