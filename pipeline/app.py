@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pipeline import metrics
 from pipeline.api.reader import LiveState
 from pipeline.api.server import Assignment, LookupApi, link_secret
-from pipeline.health import Health, Stopping
+from pipeline.health import Health, Stopping, tune_gc
 from pipeline.runtime import process as runtime
 from pipeline.runtime.common import InputMessage, StepStats
 from pipeline.settings import get_settings
@@ -78,6 +78,7 @@ class ParcelstreamApp(faust.App):
             self.sink.start()
         if settings.api_enabled:
             self.api = await _start_api(self)
+        tune_gc()  # Faust allocates per message: the same reasoning as for the children
 
     async def on_stop(self) -> None:
         """SIGTERM: end every wait for Kafka or ClickHouse, stop the sink, then let Faust stop

@@ -18,6 +18,7 @@ import tracking.parcels
 from connectors import ConnectorError
 from connectors.native import compiled
 from pipeline.codec import AvroCodec
+from pipeline.health import tune_gc
 from pipeline.ingestion.publisher import raw_envelope
 from pipeline.sinks import tables
 from pipeline.state.local import LocalStore
@@ -113,6 +114,7 @@ def stage_costs(simulation: Simulation, now_ms: int) -> tuple[int, list[tuple[st
 
 
 def print_stage_costs(simulation: Simulation, now_ms: int) -> None:
+    tune_gc()  # as the runtime's processes do
     scans, rows = stage_costs(simulation, now_ms)
     core = "compiled (mypyc)" if compiled(tracking.parcels) else "pure Python"
     print(

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.health import Health, exit_with_parent
+from pipeline.health import Health, exit_with_parent, tune_gc
 from pipeline.runtime.common import InputMessage, Resources, StepStats
 from pipeline.runtime.orders import OrderStep
 from pipeline.runtime.parse import ParseStep
@@ -62,6 +62,7 @@ def start(parent: int, health: Health, role: str = KEYED) -> None:
     )
     exit_with_parent(parent)
     _steps = Steps.build(Resources(settings, health), role)
+    tune_gc()
 
 
 def _running() -> Steps:
