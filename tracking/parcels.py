@@ -49,7 +49,7 @@ _DEFAULT_RULES = NotificationRules()
 # delivered within the batch that brought its milestone never gets a window to check, so the
 # checks see only the slower parcels. The pace also moved every ETA in flight (eta_moved
 # messages x2.6) and both cost per scan.
-_STAGE_ETA: Final = EtaConfig(feature_refit_every=0, censoring_pace_step=0.0)
+_STAGE_ETA: Final = EtaConfig(feature_refit_every=0, censoring_pace_step=0.0, delivery_clock=False)
 _TERMINAL = frozenset(status.value for status in TERMINAL)
 _NEW_PARCEL = (Status.PENDING.value, "")
 
