@@ -12,8 +12,8 @@ deliveries the coefficients are refitted over the last `window` rows (8,000, hal
 Olist MAE 3.99 / MedAE 2.17 against 4.00 / 2.18 with 4,000 and 4.01 / 2.19 with 2,500) by
 iteratively reweighted least squares (numpy, a few milliseconds). A prediction is one dot
 product with the cached coefficients, so the per-parcel cost stays a few microseconds whatever
-the refit cost. Measured on the Olist replay (`python -m tools.eval_eta`): MAE 4.25 -> 4.13 days, MedAE
-2.57 -> 2.33, with no other change.
+the refit cost. Measured on the Olist replay (`python -m tools.eval_eta`): MAE 4.25 -> 4.13
+days, MedAE 2.57 -> 2.33, with no other change.
 """
 
 from __future__ import annotations
