@@ -334,7 +334,10 @@ def _refresh_eta(part: PartitionState, state: ParcelState, late_threshold: float
     if state.carrier_eta_ms is not None and (
         ours is None or part.carrier_etas.prefers_carrier(state.carrier)
     ):
-        take_carrier_eta(state)
+        spread = None
+        if ours is not None and state.eta_low_ms is not None and state.eta_high_ms is not None:
+            spread = (ours - state.eta_low_ms, state.eta_high_ms - ours)
+        take_carrier_eta(state, spread)
     return ours
 
 
