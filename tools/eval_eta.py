@@ -19,9 +19,10 @@ promise horizon, the seller's handover time, Brazilian public holidays in the ne
 checks (low, median, high) are settled at delivery when the parcel came before them, else at
 their own time while it is still in flight: the censoring the stage's timers would see.
 
-Figures on the 10,000-order sample (9,999 delivered), `make eval-eta`: MAE 4.03 days (naive
-online lane median 4.43, Olist's own estimate 12.76), MedAE 2.28, 80 % window coverage 80.9 %,
-worst month 70.2 %, median width 10.4 days, p_late average precision 0.341 (naive 0.242).
+Figures on the 10,000-order sample (9,999 delivered), `make eval-eta`: MAE 3.99 days (naive
+online lane median 4.43, Olist's own estimate 12.76), MedAE 2.17, 80 % window coverage 80.0 %,
+worst month 68.9 % (2017-11), median width 9.89 days, p_late average precision 0.336 (naive
+0.242), recall 31.7 % at precision 36.6 %.
 tracking/eta.py says which of issue 13's targets this misses and why.
 
 This is an offline tool: it reads the data folder from its argument or PARCELSTREAM_OLIST_DIR,
@@ -335,7 +336,10 @@ def _replay(
         if kind == _DELIVER:
             delivered.add(i)
             remaining = (order.delivered_ms - order.picked_up_ms) / 1000.0
-            model.observe(order.lane, MILESTONE, remaining, order.features)
+            model.delivered(order.delivered_ms)
+            model.observe(
+                order.lane, MILESTONE, remaining, order.features, reached_ms=order.picked_up_ms
+            )
             p = given.get(i)
             if p is not None:
                 for name, check_ms in zip(CHECKS, (p.low_ms, p.eta_ms, p.high_ms), strict=True):

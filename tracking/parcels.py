@@ -49,7 +49,7 @@ _DEFAULT_RULES = NotificationRules()
 # delivered within the batch that brought its milestone never gets a window to check, so the
 # checks see only the slower parcels. The pace also moved every ETA in flight (eta_moved
 # messages x2.6) and both cost per scan.
-_STAGE_ETA: Final = EtaConfig(feature_refit_every=0, censoring_pace_step=0.0)
+_STAGE_ETA: Final = EtaConfig(feature_refit_every=0, censoring_pace_step=0.0, delivery_clock=False)
 _TERMINAL = frozenset(status.value for status in TERMINAL)
 _NEW_PARCEL = (Status.PENDING.value, "")
 
@@ -334,7 +334,10 @@ def _refresh_eta(part: PartitionState, state: ParcelState, late_threshold: float
     if state.carrier_eta_ms is not None and (
         ours is None or part.carrier_etas.prefers_carrier(state.carrier)
     ):
-        take_carrier_eta(state)
+        spread = None
+        if ours is not None and state.eta_low_ms is not None and state.eta_high_ms is not None:
+            spread = (ours - state.eta_low_ms, state.eta_high_ms - ours)
+        take_carrier_eta(state, spread)
     return ours
 
 
