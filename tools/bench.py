@@ -14,6 +14,7 @@ run on the same pre-filled raw topic (the machines are noisy, so only same-run r
 
 from __future__ import annotations
 
+import os
 import time
 
 from confluent_kafka import Consumer
@@ -31,7 +32,7 @@ from tools.bench_parsers import run_parser_bench
 from tools.bench_stages import print_stage_costs
 from tools.drain import wait_drained
 from tools.simulator import publish, simulate
-from tools.workers import WorkerProcess, fresh_run
+from tools.workers import WorkerProcess, cpu_seconds, fresh_run
 
 
 def passthrough(settings: Settings, expected: int) -> float:
@@ -69,6 +70,16 @@ def passthrough(settings: Settings, expected: int) -> float:
         consumer.close()
 
 
+def _cpu_line(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """Where the drain's time went: each worker process's CPU as a share of one core."""
+    used = {name: total - before.get(name, 0.0) for name, total in after.items()}
+    shares = ", ".join(
+        f"{name} {100 * cpu / seconds:.0f}%"
+        for name, cpu in sorted(used.items(), key=lambda x: -x[1])
+    )
+    return f"cpu during the drain (% of one core; {os.cpu_count()} cores): {shares}"
+
+
 def run_bench(parcels: int, seed: int) -> int:
     print("connector parse throughput (one core, golden fixtures):")
     run_parser_bench()
@@ -90,9 +101,12 @@ def run_bench(parcels: int, seed: int) -> int:
     worker = WorkerProcess(settings, settings.state_dir / "runs" / run_id / "worker.log")
     worker.start()
     started = time.perf_counter()
+    group = worker.pid or 0
+    cpu_before = cpu_seconds(group)
     try:
         wait_drained(settings, timeout=1800, poll=0.2, alive=worker.alive)
         pipe_seconds = time.perf_counter() - started
+        cpu_line = _cpu_line(cpu_before, cpu_seconds(group), pipe_seconds)
         lookup = [shipment["tracking_number"] for shipment in simulation.shipments]
         lookup_line = lookup_bench_line(settings, lookup)
     finally:
@@ -114,6 +128,7 @@ def run_bench(parcels: int, seed: int) -> int:
         f"state, changelog, notifications and ClickHouse inserts, measured up to the last "
         f"offset commit)"
     )
+    print(cpu_line)
     print(lookup_line)
     print()
     print_stage_costs(simulation, int(time.time() * 1000))

@@ -65,18 +65,36 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _live_members(group: int) -> list[int]:
-    """Processes of a process group that are still running (zombies excluded: they hold no
-    files, and whether they get reaped depends on this machine's init)."""
+def _group_stats(group: int) -> list[tuple[int, str, list[str]]]:
+    """(pid, name, the stat fields after the name) of each live process of a process group
+    (zombies excluded: they hold no files, and whether they get reaped depends on this
+    machine's init)."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
             continue
+        fields = tail.split()
         if int(fields[2]) == group and fields[0] != "Z":
-            members.append(int(stat.parent.name))
+            members.append((int(stat.parent.name), head.split("(", 1)[1], fields))
     return members
+
+
+def _live_members(group: int) -> list[int]:
+    return [pid for pid, _, _ in _group_stats(group)]
+
+
+def cpu_seconds(group: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each live process of a process group, by
+    process name (the worker's children name themselves, see `pipeline.health.name_process`);
+    the main process is "main"."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid, name, fields in _group_stats(group):
+        label = "main" if pid == group else name
+        used[label] = used.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
 
 
 def _kill_group(group: int, timeout: float = 15.0) -> None:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.health import Health, exit_with_parent, tune_gc
+from pipeline.health import Health, exit_with_parent, name_process, tune_gc
 from pipeline.runtime.common import InputMessage, Resources, StepStats
 from pipeline.runtime.orders import OrderStep
 from pipeline.runtime.parse import ParseStep
@@ -31,7 +31,7 @@ from pipeline.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-PARSE, KEYED = "parse", "keyed"  # the two children
+PARSE, KEYED = "parse", "keyed"  # the two children (their process names end so)
 
 
 @dataclass(slots=True)
@@ -61,6 +61,7 @@ def start(parent: int, health: Health, role: str = KEYED) -> None:
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
     )
     exit_with_parent(parent)
+    name_process(f"pstream-{role}")
     _steps = Steps.build(Resources(settings, health), role)
     tune_gc()
 

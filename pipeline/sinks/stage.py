@@ -212,7 +212,7 @@ def run_sink(settings: Settings, health: Health | None = None) -> None:
 
 def sink_child(parent: int, health: Health) -> None:
     """The worker's sink process (spawned): ends with the worker or on its stop request."""
-    from pipeline.health import exit_with_parent, tune_gc
+    from pipeline.health import exit_with_parent, name_process, tune_gc
     from pipeline.settings import get_settings
 
     settings = get_settings()
@@ -221,5 +221,6 @@ def sink_child(parent: int, health: Health) -> None:
         format="[%(asctime)s] [%(process)d] [%(levelname)s] sink: %(message)s",
     )
     exit_with_parent(parent)
+    name_process("pstream-sink")
     tune_gc()
     run_sink(settings, health)
