@@ -45,10 +45,12 @@ health = Health(_SPAWN)
 
 
 class ParcelstreamApp(faust.App):
-    """Creates topics, then starts the two runtime processes and (unless the sink runs apart) the
+    """Creates topics, then starts the runtime processes and (unless the sink runs apart) the
     ClickHouse sink process before the consumer subscribes."""
 
-    runtime: ProcessPoolExecutor | None = None  # the keyed steps: track, orders, ticks
+    # The keyed children: the parcel stage for partition p in keyed[p % len(keyed)], the order
+    # stage in keyed[0]; each ticks its own state.
+    keyed: list[ProcessPoolExecutor] = []
     parser: ProcessPoolExecutor | None = None  # the parse step
     sink: BaseProcess | None = None
     api: web.AppRunner | None = None  # the lookup API and tracking pages
@@ -57,20 +59,11 @@ class ParcelstreamApp(faust.App):
         await super().on_first_start()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ensure_topics, settings)
-        self.runtime = ProcessPoolExecutor(
-            1,
-            mp_context=_SPAWN,
-            initializer=runtime.start,
-            initargs=(os.getpid(), health, runtime.KEYED),
-        )
-        self.parser = ProcessPoolExecutor(
-            1,
-            mp_context=_SPAWN,
-            initializer=runtime.start,
-            initargs=(os.getpid(), health, runtime.PARSE),
-        )
-        await loop.run_in_executor(self.runtime, runtime.started)
-        await loop.run_in_executor(self.parser, runtime.started)
+        roles = [runtime.KEYED] + [runtime.PARCELS] * (settings.keyed_processes - 1)
+        self.keyed = [_child(role) for role in roles]
+        self.parser = _child(runtime.PARSE)
+        for child in [*self.keyed, self.parser]:
+            await loop.run_in_executor(child, runtime.started)
         if settings.sink_in_worker:
             self.sink = _SPAWN.Process(
                 target=sink_child, args=(os.getpid(), health), name="parcelstream-sink"
@@ -127,6 +120,12 @@ order_updates_topic = app.topic(
 )
 
 
+def _child(role: str) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        1, mp_context=_SPAWN, initializer=runtime.start, initargs=(os.getpid(), health, role)
+    )
+
+
 async def _start_api(faust_app: ParcelstreamApp) -> web.AppRunner:
     """Serve the lookup API beside Faust's web views, on its own port (public, where the
     views are not). A partition another member owns is read from that member."""
@@ -168,8 +167,11 @@ def _inputs(events: Any) -> list[InputMessage]:
     ]
 
 
-async def _in_runtime(function: Callable[..., Any], *args: Any) -> Any:
-    """Call `function` in its runtime process; if it fails, stop *before* any commit.
+async def _in_runtime(
+    function: Callable[..., Any], *args: Any, child: ProcessPoolExecutor | None = None
+) -> Any:
+    """Call `function` in a runtime process (`child`; by default the parse child for `parse`,
+    the first keyed child otherwise); if it fails, stop *before* any commit.
 
     Faust acknowledges a `take()` batch even when the agent body raises, and its supervisor
     then restarts the agent: the batch would be committed unprocessed. Bad input never gets
@@ -178,7 +180,7 @@ async def _in_runtime(function: Callable[..., Any], *args: Any) -> Any:
     the batch from the last commit.
     """
     try:
-        executor = app.parser if function is runtime.parse else app.runtime
+        executor = child or (app.parser if function is runtime.parse else app.keyed[0])
         result = await asyncio.get_running_loop().run_in_executor(executor, function, *args)
     except Stopping:
         log.warning("stopped while runtime.%s waited; exiting without committing its batch",
@@ -210,7 +212,17 @@ async def track_parcels(stream: faust.StreamT) -> None:
     async for events in cast(faust.Stream, stream).take_events(
         settings.batch_max, settings.batch_within
     ):
-        await _in_runtime(runtime.track, _inputs(events))
+        keyed = app.keyed
+        shares: list[list[InputMessage]] = [[] for _ in keyed]
+        for message in _inputs(events):
+            shares[message.partition % len(keyed)].append(message)
+        await asyncio.gather(
+            *(
+                _in_runtime(runtime.track, share, child=c)
+                for c, share in zip(keyed, shares, strict=True)
+                if share
+            )
+        )
 
 
 @app.agent(order_updates_topic)
@@ -225,9 +237,12 @@ async def track_orders(stream: faust.StreamT) -> None:
 @app.timer(interval=settings.timer_interval)
 async def check_deadlines() -> None:
     """Silence is news: parcels whose stuck/late/expiry deadline passed with no scan."""
-    if app.runtime is not None:
-        await _in_runtime(runtime.tick)
-        metrics.observe_state(await _in_runtime(runtime.state_sizes))
+    sizes: dict[int, dict[str, float]] = {}
+    for child in app.keyed:
+        await _in_runtime(runtime.tick, child=child)
+        sizes.update(await _in_runtime(runtime.state_sizes, child=child))
+    if app.keyed:
+        metrics.observe_state(sizes)
 
 
 @app.on_partitions_revoked.connect
@@ -235,10 +250,10 @@ async def _forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     """A revoked partition's state may change elsewhere; reload it from the changelog if it
     comes back rather than trusting a stale copy."""
     revoked = args[0] if args else kwargs.get("revoked", ())
-    if app.runtime is not None:
-        keyed = {EVENTS.topic(settings), ORDER_UPDATES.topic(settings)}
-        partitions = {tp.partition for tp in revoked if tp.topic in keyed}
-        await _in_runtime(runtime.drop, partitions)
+    keyed = {EVENTS.topic(settings), ORDER_UPDATES.topic(settings)}
+    partitions = {tp.partition for tp in revoked if tp.topic in keyed}
+    for child in app.keyed:
+        await _in_runtime(runtime.drop, partitions, child=child)
 
 
 @app.page("/health")
@@ -259,5 +274,5 @@ async def prometheus_metrics(web: Any, request: Any) -> Any:
 
 @app.page("/parcelstream/state")
 async def store_status(web: Any, request: Any) -> Any:
-    loaded = await _in_runtime(runtime.loaded) if app.runtime else []
+    loaded = [p for child in app.keyed for p in await _in_runtime(runtime.loaded, child=child)]
     return web.json({"loaded_partitions": loaded})

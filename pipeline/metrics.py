@@ -2,12 +2,12 @@
 
 Where each is recorded, and why there:
 
-- The runtime children (parse, keyed steps) count per batch into the `StepStats` each step
-  returns to the Faust process anyway (pipeline/runtime/common.py); the Faust process records
-  them here and serves them on its web port at /metrics. One pickled result per batch costs
-  nothing per scan, where prometheus_client's multiprocess mode would need an environment
-  variable set before any import, a shared directory of mmap files per pid to clean up, and
-  cannot export the callback gauges below (lag, degraded-since).
+- The runtime children (parse, parcel and order stages) count per batch into the `StepStats`
+  each step returns to the Faust process anyway (pipeline/runtime/common.py); the Faust
+  process records them here and serves them on its web port at /metrics. One pickled result
+  per batch costs nothing per scan, where prometheus_client's multiprocess mode would need an
+  environment variable set before any import, a shared directory of mmap files per pid to
+  clean up, and cannot export the callback gauges below (lag, degraded-since).
 - The sink stage is a process of its own (in the worker, or `parcelstream sink` apart) and
   serves its own /metrics on `sink_metrics_port` (`serve`): it has no result to hand back.
 - Gauges that describe the moment (consumer lag, degraded-since, restore progress) are read at
@@ -168,7 +168,7 @@ def serve(port: int, host: str) -> bool:
     return True
 
 
-# -- state (keyed child, read by the Faust process every timer tick) ------------------------
+# -- state (keyed children, read by the Faust process every timer tick) ---------------------
 
 STATE_KEYS = Gauge(
     "parcelstream_state_store_keys", "Keys in a partition's state store (estimate)", ["partition"]
@@ -196,7 +196,7 @@ RESTORE_REMAINING = Gauge(
 
 
 def observe_state(sizes: dict[int, dict[str, float]]) -> None:
-    """Set the state gauges from the keyed child's `state_sizes()`; partitions no longer
+    """Set the state gauges from the keyed children's `state_sizes()`; partitions no longer
     loaded (revoked) disappear."""
     gauges = {"keys": STATE_KEYS, "bytes": STATE_BYTES, "hot": STATE_HOT,
               "recovered_messages": RECOVERED, "recovery_seconds": RECOVERY_SECONDS}  # fmt: skip

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     batch_max: int = Field(1000, ge=1, description="Most messages an agent takes at once.")
     batch_within: float = Field(0.5, gt=0, description="Seconds an agent waits to fill a batch.")
     commit_interval: float = Field(1.0, gt=0, description="Seconds between offset commits.")
+    keyed_processes: int = Field(
+        2,
+        ge=1,
+        description="Processes that run the parcel stage, each for its share of the "
+        "partitions (partition p in process p mod N); the first also runs the order stage.",
+    )
     session_timeout: float = Field(
         30.0,
         ge=6,

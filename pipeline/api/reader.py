@@ -1,11 +1,11 @@
-"""The live state the lookup API answers from: the keyed child's local stores (parcels, and the
-order stage's copy of its orders), opened read-only from the worker's web process as RocksDB
+"""The live state the lookup API answers from: the keyed children's local stores (parcels, and
+the order stage's copy of its orders), opened read-only from the worker's web process as RocksDB
 secondaries (pipeline/state/local.py `StoreReader`).
 
 Why these and not ClickHouse: the stores are what the parcel stage itself reads, written as
 soon as the changelog acknowledged each batch, so an answer is never older than the last
 batch (ClickHouse lags by the sink's batch), costs a few µs of disk reads instead of a query,
-and works with the embedded chDB, which only the sink process may open. The keyed child is
+and works with the embedded chDB, which only the sink process may open. The keyed children are
 never asked anything: a lookup cannot slow the pipeline, nor wait behind its batches.
 """
 

@@ -2,16 +2,21 @@
 
 Measured: with the steps in threads of the Faust process, parse, track and Faust's event loop
 share one GIL, and each step ran at a third of its single-threaded speed while the second core
-idled. Here Faust keeps consuming, committing and rebalancing in its process, and two child
-processes run the steps at full speed, on two cores: one parses (stateless), the other runs
-the keyed steps (track, orders, timer ticks) in arrival order. The keyed steps share one
-process, so one queue keeps a partition's steps strictly ordered; parsing needs no order with
-them (its output reaches them through the events topic). A child exits if the Faust process
-disappears. The children write Kafka only; ClickHouse belongs to the sink stage
-(`pipeline/sinks/stage.py`), so an outage there never stalls these steps.
+idled. Here Faust keeps consuming, committing and rebalancing in its process, and child
+processes run the steps at full speed: one parses (stateless); the keyed children run the
+parcel stage, each for its share of the partitions (partition p in child p mod
+`keyed_processes`), and the first of them also the order stage and its ticks. A partition's
+steps always run in one child, in arrival order, so one queue keeps them strictly ordered;
+parsing needs no order with them (its output reaches them through the events topic).
 
-The Faust process calls the module-level functions below through a ProcessPoolExecutor per
-child; each names its step explicitly.
+Why more than one keyed child: the parcel stage costs more than parsing and the sink together.
+With one keyed child, the bench's drain ended with that child busy alone for seconds after
+parsing had finished, the second core half idle (`make bench` prints each process's share).
+
+A child exits if the Faust process disappears. The children write Kafka only; ClickHouse
+belongs to the sink stage (`pipeline/sinks/stage.py`), so an outage there never stalls these
+steps. The Faust process calls the module-level functions below through a ProcessPoolExecutor
+per child; each names its step explicitly.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from pipeline.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-PARSE, KEYED = "parse", "keyed"  # the two children (their process names end so)
+# The children's roles (their process names end so): the parse child, the first keyed child
+# (parcels and orders), the other keyed children (parcels).
+PARSE, KEYED, PARCELS = "parse", "keyed", "parcels"
 
 
 @dataclass(slots=True)
@@ -45,7 +52,8 @@ class Steps:
     def build(cls, resources: Resources, role: str) -> Steps:
         if role == PARSE:
             return cls(resources, parse=ParseStep(resources))
-        return cls(resources, track=TrackStep(resources), orders=OrderStep(resources))
+        orders = OrderStep(resources) if role == KEYED else None
+        return cls(resources, track=TrackStep(resources), orders=orders)
 
 
 _steps: Steps | None = None
@@ -72,11 +80,11 @@ def _running() -> Steps:
     return _steps
 
 
-def _keyed() -> tuple[TrackStep, OrderStep]:
-    steps = _running()
-    if steps.track is None or steps.orders is None:
-        raise RuntimeError("the keyed steps run in the keyed child")
-    return steps.track, steps.orders
+def _track() -> TrackStep:
+    step = _running().track
+    if step is None:
+        raise RuntimeError("the parcel stage runs in the keyed children")
+    return step
 
 
 def parse(messages: list[InputMessage]) -> StepStats:
@@ -87,36 +95,40 @@ def parse(messages: list[InputMessage]) -> StepStats:
 
 
 def track(messages: list[InputMessage]) -> StepStats:
-    return _keyed()[0].run(messages)
+    return _track().run(messages)
 
 
 def orders(messages: list[InputMessage]) -> StepStats:
-    return _keyed()[1].run(messages)
+    step = _running().orders
+    if step is None:
+        raise RuntimeError("the order stage runs in the first keyed child")
+    return step.run(messages)
 
 
 def tick() -> StepStats:
-    """The timer: deadlines and retention; `events` counts the parcels and orders changed."""
-    track_step, order_step = _keyed()
+    """The timer: deadlines and retention of this child's parcels (and orders, in the first
+    keyed child); `events` counts the parcels and orders changed."""
+    steps = _running()
     started = time.perf_counter()
     stats = StepStats("tick")
-    stats.events = track_step.tick(stats) + order_step.tick()
+    stats.events = _track().tick(stats) + (steps.orders.tick() if steps.orders else 0)
     stats.seconds = time.perf_counter() - started
     return stats
 
 
 def drop(partitions: Iterable[int]) -> None:
-    track_step, order_step = _keyed()
-    partitions = list(partitions)
-    track_step.drop(partitions)
-    order_step.drop(partitions)
+    steps, partitions = _running(), list(partitions)
+    _track().drop(partitions)
+    if steps.orders is not None:
+        steps.orders.drop(partitions)
 
 
 def loaded() -> list[int]:
-    return _keyed()[0].loaded()
+    return _track().loaded()
 
 
 def state_sizes() -> dict[int, dict[str, float]]:
-    return _keyed()[0].state_sizes()
+    return _track().state_sizes()
 
 
 def started() -> bool:
