@@ -50,7 +50,7 @@ class ParcelstreamApp(faust.App):
 
     # The keyed children: the parcel stage for partition p in keyed[p % len(keyed)], the order
     # stage in keyed[0]; each ticks its own state.
-    keyed: list[ProcessPoolExecutor] = []
+    keyed: tuple[ProcessPoolExecutor, ...] = ()
     parser: ProcessPoolExecutor | None = None  # the parse step
     sink: BaseProcess | None = None
     api: web.AppRunner | None = None  # the lookup API and tracking pages
@@ -60,7 +60,7 @@ class ParcelstreamApp(faust.App):
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ensure_topics, settings)
         roles = [runtime.KEYED] + [runtime.PARCELS] * (settings.keyed_processes - 1)
-        self.keyed = [_child(role) for role in roles]
+        self.keyed = tuple(_child(role) for role in roles)
         self.parser = _child(runtime.PARSE)
         for child in [*self.keyed, self.parser]:
             await loop.run_in_executor(child, runtime.started)
